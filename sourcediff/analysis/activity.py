@@ -1,0 +1,57 @@
+"""Activity analysis: which variables carry derivatives.
+
+A variable is *varied* when it depends differentiably on an input being
+differentiated, and *useful* when an output depends differentiably on it.
+Only variables that are both (and hold floats) get tangents or adjoints.
+"""
+import ast
+
+from .. import kinds as K
+from .dataflow import is_write, op_kind, operands, targets, walk
+
+
+def differentiable_operands(expr):
+    """The atoms through which derivatives flow into the value of ``expr``."""
+    kind = op_kind(expr)
+    atoms = operands(expr)
+    if kind == "rule":
+        return [a for a, p in zip(atoms, expr.sd_rule.partials) if p is not None]
+    if kind in ("copy", "call"):
+        return atoms
+    if kind in ("read", "reserve"):
+        return atoms[:1]
+    return []
+
+
+def _flows(core):
+    """(sources, destinations) pairs: derivatives flow from sources into destinations."""
+    for stmt in walk(core.body):
+        if not isinstance(stmt, ast.Assign):
+            continue
+        sources = [a.id for a in differentiable_operands(stmt.value) if isinstance(a, ast.Name)]
+        if is_write(stmt):
+            yield sources, [stmt.targets[0].value.id]
+        else:
+            yield sources, targets(stmt)
+
+
+def active_variables(core, types, active_params):
+    flows = list(_flows(core))
+    floats = {n for n, k in types.env.items() if K.is_float(k)}
+    varied = set(active_params) & floats
+    useful = {a.id for a in core.outputs if isinstance(a, ast.Name)} & floats
+    changed = True
+    while changed:
+        changed = False
+        for sources, dests in flows:
+            if varied.intersection(sources):
+                new = (set(dests) & floats) - varied
+                if new:
+                    varied |= new
+                    changed = True
+            if useful.intersection(dests):
+                new = (set(sources) & floats) - useful
+                if new:
+                    useful |= new
+                    changed = True
+    return varied & useful

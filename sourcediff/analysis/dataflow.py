@@ -1,0 +1,93 @@
+"""What each core statement defines and reads."""
+import ast
+
+
+def walk(stmts):
+    """Every statement, nested ones included, in program order."""
+    for stmt in stmts:
+        yield stmt
+        for field in ("body", "orelse"):
+            yield from walk(getattr(stmt, field, []) if isinstance(stmt, (ast.If, ast.For, ast.While)) else [])
+
+
+def op_kind(expr):
+    """What a core right-hand side computes."""
+    if isinstance(expr, (ast.Name, ast.Constant)):
+        return "copy"
+    if hasattr(expr, "sd_rule"):
+        return "rule"
+    if getattr(expr, "sd_func", None) is not None:
+        return "call"
+    if hasattr(expr, "sd_create"):
+        return "create"
+    if getattr(expr, "sd_reserve", False):
+        return "reserve"
+    if isinstance(expr, ast.Subscript):
+        return "shape" if isinstance(expr.value, ast.Attribute) else "read"
+    if isinstance(expr, ast.Attribute):
+        return "attr"
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "len":
+        return "len"
+    raise AssertionError(f"not a core expression: {ast.unparse(expr)}")
+
+
+def operands(expr):
+    """The atoms an operation reads, in order."""
+    kind = op_kind(expr)
+    if kind == "copy":
+        return [expr]
+    if kind == "rule":
+        return expr.sd_args
+    if kind in ("call", "create", "reserve", "len"):
+        return list(expr.args)
+    if kind == "read":
+        return [expr.value] + index_atoms(expr.slice)
+    if kind == "shape":
+        return [expr.value.value]
+    return [expr.value]     # attr
+
+
+def index_atoms(index):
+    return list(index.elts) if isinstance(index, ast.Tuple) else [index]
+
+
+def names(atoms):
+    return [a.id for a in atoms if isinstance(a, ast.Name)]
+
+
+def targets(stmt):
+    """Names an assignment binds (an element write binds none)."""
+    target = stmt.targets[0]
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Tuple):
+        return [e.id for e in target.elts]
+    return []
+
+
+def is_write(stmt):
+    return isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript)
+
+
+def assigned_names(stmts):
+    """Every name bound anywhere in ``stmts`` (loop variables and counters included)."""
+    out = set()
+    for stmt in walk(stmts):
+        if isinstance(stmt, ast.Assign):
+            out.update(targets(stmt))
+            if is_write(stmt):
+                out.add(stmt.targets[0].value.id)
+        elif isinstance(stmt, ast.For):
+            out.add(stmt.target.id)
+        if getattr(stmt, "sd_counter", None):
+            out.add(stmt.sd_counter)
+    return out
+
+
+def read_names(stmts):
+    out = set()
+    for stmt in walk(stmts):
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                out.add(node.id)
+    return out

@@ -1,0 +1,269 @@
+"""What the backward sweep needs, and how it gets it.
+
+The backward sweep runs the statements' adjoints in reverse order, and at
+each one it needs the values the variables had just after that statement ran
+forward.  A variable gets them one of three ways:
+
+* it is bound once and never again (a parameter or a single assignment
+  outside loops): nothing to do;
+* it is *recomputable*: bound once by a cheap operation whose operands do not
+  change before the end of its block, so the backward sweep evaluates it
+  again where it needs it;
+* otherwise it is *taped*: its old value is pushed before every assignment in
+  the forward sweep and popped after that assignment's adjoint.
+"""
+import ast
+from dataclasses import dataclass, field
+
+from .. import kinds as K
+from ..frontend.normalize import instantiate, is_breakif
+from .dataflow import assigned_names, index_atoms, names, op_kind, operands, targets, walk
+
+CHEAP_RULES = {"add", "sub", "mult", "div", "neg", "pos", "lt", "le", "gt", "ge", "eq", "ne",
+               "not", "abs", "fabs", "max", "min", "square", "float", "int", "bool", "floordiv",
+               "mod", "indicator", "stop_gradient", "sign", "floor", "ceil", "trunc", "round",
+               "np_floor", "np_ceil", "np_trunc", "invert", "bitand", "bitor", "bitxor"}
+
+
+@dataclass
+class Plan:
+    active: set
+    needed: set = field(default_factory=set)       # read by the backward sweep
+    recompute: dict = field(default_factory=dict)  # name -> its single assignment
+    taped: set = field(default_factory=set)
+    saved_loop_vars: set = field(default_factory=set)
+    first_defs: set = field(default_factory=set)    # ids of assignments no value precedes
+    defined_first: set = field(default_factory=set)  # names whose first binding is one of them
+
+
+def partial_reads(stmt, active):
+    """Names the adjoint of ``v = rule(...)`` reads."""
+    expr = stmt.value
+    target = targets(stmt)[0]
+    self_ref = target in names(expr.sd_args)
+    mapping = dict(zip(expr.sd_rule.params, expr.sd_args))
+    out = set()
+    for atom, partial in zip(expr.sd_args, expr.sd_rule.partials):
+        if partial is None or not (isinstance(atom, ast.Name) and atom.id in active):
+            continue
+        if "ans" in partial:
+            out.update(names(expr.sd_args) if self_ref else [target])
+        out.update(n.id for n in ast.walk(instantiate(partial, mapping)) if isinstance(n, ast.Name))
+    return out - {"math", "np", "_rt"}
+
+
+def adjoint_reads(stmt, plan):
+    """Names the backward sweep reads for an assignment statement."""
+    active = plan.active
+    if any(t in active for t in targets(stmt)):
+        kind = op_kind(stmt.value)
+        if kind == "rule":
+            return partial_reads(stmt, active)
+        if kind == "call":
+            return set(names(stmt.value.args))
+        if kind == "read":
+            return set(names(index_atoms(stmt.value.slice)))
+        return set()
+    target = stmt.targets[0]
+    if isinstance(target, ast.Subscript) and target.value.id in active:
+        return set(names(index_atoms(target.slice)))
+    return set()
+
+
+def loop_reads(stmt):
+    atoms = stmt.iter.args if isinstance(stmt, ast.For) else []
+    reads = set(names(atoms))
+    if stmt.sd_counter:
+        reads.add(stmt.sd_counter)
+    return reads
+
+
+def multiply_assigned(core):
+    counts = {p: 1 for p in core.params}
+    in_loop = set()
+
+    def visit(stmts, looping):
+        for stmt in stmts:
+            bound = []
+            if isinstance(stmt, ast.Assign):
+                bound = targets(stmt)
+            elif isinstance(stmt, (ast.For, ast.While)):
+                bound = [stmt.sd_counter] if stmt.sd_counter else []
+            for n in bound:
+                counts[n] = counts.get(n, 0) + 1
+                if looping:
+                    in_loop.add(n)
+            if isinstance(stmt, ast.If):
+                visit(stmt.body, looping)
+                visit(stmt.orelse, looping)
+            elif isinstance(stmt, (ast.For, ast.While)):
+                visit(stmt.body, True)
+    visit(core.body, False)
+    return {n for n, c in counts.items() if c > 1} | in_loop
+
+
+def _recomputable(core, types):
+    """name -> its assignment, for values the backward sweep can evaluate again."""
+    defs = {}
+    for stmt in walk(core.body):
+        if isinstance(stmt, ast.Assign):
+            for t in targets(stmt):
+                defs.setdefault(t, []).append(stmt)
+    loop_bound = {s.target.id for s in walk(core.body) if isinstance(s, ast.For)}
+    written = {s.targets[0].value.id for s in walk(core.body)
+               if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript)}
+    out = {}
+
+    def visit(stmts):
+        for k, stmt in enumerate(stmts):
+            if isinstance(stmt, ast.Assign) and len(targets(stmt)) == 1:
+                t = targets(stmt)[0]
+                if len(defs[t]) == 1 and t not in core.params and t not in loop_bound \
+                        and not isinstance(types.env.get(t), K.Array) and _cheap(stmt, written):
+                    after = stmts[k + 1:]
+                    ops = set(names(operands(stmt.value)))
+                    reads_elsewhere = _reads_outside(core.body, after, t, stmt)
+                    if t not in ops and not (ops & assigned_names(after)) and not reads_elsewhere:
+                        out[t] = stmt
+            for field in ("body", "orelse"):
+                if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                    visit(getattr(stmt, field))
+    visit(core.body)
+    return out
+
+
+def _cheap(stmt, written):
+    kind = op_kind(stmt.value)
+    if kind == "rule":
+        return stmt.value.sd_rule.name in CHEAP_RULES
+    if kind == "read":
+        return stmt.value.value.id not in written
+    return kind in ("copy", "shape", "len", "attr")
+
+
+def _reads_outside(body, region, name, def_stmt):
+    """Whether ``name`` is read anywhere but in ``region`` (the statements after its def)."""
+    inside = {id(s) for s in walk(region)}
+    for stmt in walk(body):
+        if id(stmt) in inside or stmt is def_stmt:
+            continue
+        for node in _own_expressions(stmt):
+            if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node)):
+                return True
+    return False
+
+
+def _own_expressions(stmt):
+    """The expressions of a statement, not those of the statements nested in it."""
+    if isinstance(stmt, ast.Assign):
+        return [stmt.value] + ([stmt.targets[0].slice] if isinstance(stmt.targets[0], ast.Subscript) else [])
+    if isinstance(stmt, ast.If):
+        return [stmt.test]
+    if isinstance(stmt, ast.For):
+        return [stmt.iter]
+    if isinstance(stmt, ast.Return):
+        return [stmt.value]
+    return []
+
+
+def plan(core, types, active):
+    """Decide, for a reverse sweep over ``core``, which variables are taped or recomputed."""
+    result = Plan(active=set(active))
+    result.recompute = _recomputable(core, types)
+    multiple = multiply_assigned(core)
+    while True:
+        needed = _needed(core, result)
+        taped = {n for n in needed if n in multiple and n not in result.recompute}
+        if needed == result.needed and taped == result.taped:
+            break
+        result.needed, result.taped = needed, taped
+    result.first_defs, result.defined_first = _first_definitions(core)
+    result.saved_loop_vars = _loop_vars_read_outside(core, result)
+    result.needed |= result.saved_loop_vars
+    return result
+
+
+def _first_definitions(core):
+    """Top-level assignments that bind a name for the first time: nothing to save before them."""
+    seen = set(core.params)
+    first, names_ = set(), set()
+    for stmt in core.body:
+        if isinstance(stmt, ast.Assign) and len(targets(stmt)) == 1 and targets(stmt)[0] not in seen:
+            first.add(id(stmt))
+            names_.add(targets(stmt)[0])
+        seen |= assigned_names([stmt])
+    return first, names_
+
+
+def _needed(core, plan):
+    """Names read by the backward sweep, directly or to recompute a value it reads."""
+    reads = set()
+
+    def has_work(stmts):
+        return any(_work(s) for s in stmts)
+
+    def _work(stmt):
+        if isinstance(stmt, ast.Assign):
+            return bool(set(targets(stmt)) & (plan.active | plan.taped)) or (
+                isinstance(stmt.targets[0], ast.Subscript) and stmt.targets[0].value.id in plan.active)
+        if isinstance(stmt, ast.If):
+            return has_work(stmt.body) or has_work(stmt.orelse)
+        if isinstance(stmt, (ast.For, ast.While)):
+            return has_work(stmt.body) or (stmt.sd_counter in plan.taped)
+        return False
+
+    def visit(stmts):
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                reads.update(adjoint_reads(stmt, plan))
+            elif isinstance(stmt, ast.If):
+                if is_breakif(stmt):
+                    if not stmt.sd_while_cond:
+                        reads.add(stmt.test.id)
+                    continue
+                if _work(stmt) and isinstance(stmt.test, ast.Name):
+                    reads.add(stmt.test.id)
+                visit(stmt.body)
+                visit(stmt.orelse)
+            elif isinstance(stmt, (ast.For, ast.While)):
+                if has_work(stmt.body):
+                    reads.update(loop_reads(stmt))
+                    if isinstance(stmt, ast.While) and not simple_while(stmt):
+                        reads.update(s.test.id for s in stmt.body if is_breakif(s))
+                visit(stmt.body)
+    visit(core.body)
+    frontier = list(reads)
+    while frontier:
+        n = frontier.pop()
+        if n in plan.recompute:
+            for m in names(operands(plan.recompute[n].value)):
+                if m not in reads:
+                    reads.add(m)
+                    frontier.append(m)
+    return reads
+
+
+def simple_while(stmt):
+    """A while loop left only through its condition, tested at the top of its body."""
+    breaks = [s for s in stmt.body if is_breakif(s)]
+    return len(breaks) == 1 and breaks[0].sd_while_cond
+
+
+def _loop_vars_read_outside(core, plan):
+    """Loop variables the backward sweep reads outside their own loops."""
+    out = set()
+
+    def visit(stmts, bound):
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                out.update(n for n in adjoint_reads(stmt, plan) if n in loop_vars and n not in bound)
+            elif isinstance(stmt, ast.If):
+                visit(stmt.body, bound)
+                visit(stmt.orelse, bound)
+            elif isinstance(stmt, ast.For):
+                visit(stmt.body, bound | {stmt.target.id})
+            elif isinstance(stmt, ast.While):
+                visit(stmt.body, bound)
+    loop_vars = {s.target.id for s in walk(core.body) if isinstance(s, ast.For)}
+    visit(core.body, frozenset())
+    return out

@@ -1,0 +1,449 @@
+"""The transforms of SPEC.md: grad, value_and_grad, jvp, vjp, jacfwd, jacrev, hessian, jit.
+
+Each transform is a ``Transformed`` object.  Called, it binds the arguments,
+takes their kinds, and builds (once per kinds) a generated module holding the
+derivative functions and a small entry function; the entry's flat results
+are put back into the shape JAX would return.
+"""
+import ast
+import functools
+import inspect
+import os
+import threading
+
+from . import kinds as K
+from .backends import modules, numba_cpu, python
+from .errors import TransformError, error_at
+from .frontend.normalize import name
+from .transform import program as P
+
+BACKENDS = {"numba": numba_cpu, "python": python}
+
+
+def default_backend():
+    return os.environ.get("SOURCEDIFF_BACKEND", "numba")
+
+
+def _backend(backend):
+    backend = backend or default_backend()
+    if backend == "cuda":
+        raise TransformError("backend='cuda' arrives with GPU support; use 'numba' or 'python'")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose 'numba' or 'python'")
+    return backend
+
+
+def _argnums_tuple(argnums):
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+# ------------------------------------------------------------------ result trees
+# A tree is "leaf" or a tuple of trees; results are built from flat tuples.
+
+def _build(tree, flat, pos=0):
+    if tree == "leaf":
+        return flat[pos], pos + 1
+    items = []
+    for t in tree:
+        item, pos = _build(t, flat, pos)
+        items.append(item)
+    return tuple(items), pos
+
+
+def _map_leaves(tree, fn):
+    return fn() if tree == "leaf" else tuple(_map_leaves(t, fn) for t in tree)
+
+
+class Entry:
+    """A compiled specialisation: the entry function and how to shape its results."""
+
+    def __init__(self, function, source, tree):
+        self.function, self.source, self.tree = function, source, tree
+
+    def __call__(self, *args):
+        flat = self.function(*args)
+        if not isinstance(flat, tuple):
+            flat = (flat,)
+        return _build(self.tree, flat)[0]
+
+
+class Transformed:
+    """A function transformed by sourcediff; call it like the original."""
+
+    def __init__(self, fn, mode, argnums=0, has_aux=False, backend=None):
+        self.fn, self.mode, self.has_aux = fn, mode, has_aux
+        self.argnums = argnums
+        self.backend = backend
+        self._entries = {}
+        self._lock = threading.RLock()
+        self._last = None
+        functools.update_wrapper(self, fn, updated=())
+        self.__name__ = f"{getattr(fn, '__name__', 'f')}_{mode}"
+
+    # -------------------------------------------------------- calling
+    def bind(self, args, kwargs):
+        try:
+            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self.__name__}: {e}") from None
+        bound.apply_defaults()
+        return tuple(bound.arguments.values())
+
+    def kinds(self, args):
+        out = []
+        for param, value in zip(inspect.signature(self.fn).parameters, args):
+            kind = K.of_value(value)
+            if kind is None or isinstance(kind, K.Tuple):
+                raise TypeError(f"{self.__name__}: argument `{param}` is {type(value).__name__}; "
+                                "sourcediff takes floats, ints, bools and NumPy arrays of them")
+            out.append(kind)
+        return tuple(out)
+
+    def __call__(self, *args, **kwargs):
+        args = self.bind(args, kwargs)
+        return self.entry(self.kinds(args))(*args)
+
+    def entry(self, kinds):
+        with self._lock:
+            if kinds not in self._entries:
+                self._entries[kinds] = self._build(kinds)
+            self._last = kinds
+            return self._entries[kinds]
+
+    # -------------------------------------------------------- composition
+    def sd_python_function(self, kinds):
+        """The generated Python function for ``kinds`` (so transforms compose)."""
+        entry = self.entry(tuple(kinds))
+        return getattr(entry.function, "py_func", entry.function)
+
+    @property
+    def sd_signature_of(self):
+        return self.fn
+
+    def out_tree(self, kinds):
+        return self.entry(tuple(kinds)).tree
+
+    # -------------------------------------------------------- source
+    @property
+    def source(self):
+        """The generated source that runs: for the last call's argument kinds, else guessed kinds."""
+        kinds = self._last or guess_kinds(self.fn)
+        return self.entry(kinds).source
+
+    def __repr__(self):
+        return f"<sourcediff {self.mode} of {getattr(self.fn, '__qualname__', self.fn)}>"
+
+    def __reduce__(self):
+        return (Transformed, (self.fn, self.mode, self.argnums, self.has_aux, self.backend))
+
+    # -------------------------------------------------------- building
+    def _build(self, kinds):
+        backend = _backend(self.backend)
+        program = P.Program()
+        fn = P.concrete(self.fn, kinds)
+        core = P.core_of(fn)
+        types = P.types_of(fn, kinds)
+        out_tree = _inner_tree(self.fn, kinds, core)
+        builder = getattr(self, f"_entry_{self.mode}")
+        entry_name, tree = builder(program, fn, core, types, kinds, out_tree)
+        backend_module = BACKENDS[backend]
+        functions = program.build()
+        text = [ast.unparse(f) for f in functions]
+        body = "\n\n\n".join(backend_module.decorate(t) for t in text)
+        origin = f"{core.source.filename}:{core.source.node.lineno}"
+        source = f'"""{self.mode} of {core.name} ({origin}), generated by sourcediff."""\n' + \
+            backend_module.HEADER + "\n\n" + body + "\n"
+        module = modules.load(source, core.name)
+        function = backend_module.finish(getattr(module, entry_name))
+        return Entry(function, source, tree)
+
+    def _diff_params(self, core, kinds, types):
+        nums = _argnums_tuple(self.argnums)
+        for n in nums:
+            if not 0 <= n < len(core.params):
+                raise TypeError(f"argnums {self.argnums} out of range for {core.name} "
+                                f"with {len(core.params)} parameters")
+            if isinstance(kinds[n], K.Array):
+                raise error_at(core.source.node, core.source,
+                               f"{self.mode} with respect to the array `{core.params[n]}`: arrays are "
+                               "read-only data in this version; differentiate scalar arguments")
+            if not K.is_float(kinds[n]):
+                raise error_at(core.source.node, core.source,
+                               f"{self.mode} requires real-valued (float) inputs; argument "
+                               f"`{core.params[n]}` of {core.name} is {kinds[n]}. Pass a float "
+                               f"(e.g. {core.params[n]}=1.0) or differentiate another argument")
+        return nums
+
+    def _check_scalar_output(self, core, types, what):
+        result = types.result
+        value = result.items[0] if self.has_aux else result
+        if self.has_aux and not (isinstance(result, K.Tuple) and len(result.items) == 2):
+            raise error_at(core.body[-1], core.source, f"{what} with has_aux=True needs the function "
+                           "to return a pair (value, aux)")
+        if value != "float":
+            shown = f"{len(value.items)} values" if isinstance(value, K.Tuple) else str(value)
+            raise error_at(_return_node(core), core.source,
+                           f"{what} requires a scalar float output; {core.name} returns {shown}. "
+                           "Use jacrev or vjp for several outputs, or return one float")
+
+    def _entry_jit(self, program, fn, core, types, kinds, out_tree):
+        return program.request(fn, kinds, "primal", None), out_tree
+
+    def _entry_jvp(self, program, fn, core, types, kinds, out_tree):
+        mask = tuple(k == "float" for k in kinds)
+        name_ = program.request(fn, kinds, "jvp", mask)
+        dots = tuple("leaf" for k in _output_kinds(types) if K.is_float(k))
+        return name_, (out_tree, dots[0] if out_tree == "leaf" else dots)
+
+    def _entry_vjp(self, program, fn, core, types, kinds, out_tree):
+        mask = tuple(k == "float" for k in kinds)
+        name_ = program.request(fn, kinds, "vjp", mask)
+        return name_, (out_tree,) + tuple("leaf" for m in mask if m)
+
+    def _grad_wrapper(self, program, fn, core, types, kinds, with_value):
+        nums = self._diff_params(core, kinds, types)
+        self._check_scalar_output(core, types, self.mode)
+        mask = tuple(i in nums for i in range(len(kinds)))
+        vjp = program.request(fn, kinds, "vjp", mask)
+        outs = _output_kinds(types)
+        seeds = [ast.Constant(1.0 if i == 0 else 0.0) for i, k in enumerate(outs) if K.is_float(k)]
+        results = [f"_out{i}" for i in range(len(outs))]
+        grads = [f"{core.params[i]}_grad" for i in sorted(set(nums))]
+        call = _call(vjp, core.params, seeds)
+        body = [_unpack(results + grads, call)]
+        grad_of = {i: g for i, g in zip(sorted(set(nums)), grads)}
+        returned = (results if with_value else results[1:] if self.has_aux else []) + \
+            [grad_of[i] for i in nums]
+        entry = program.unique(f"{core.name}_{self.mode}")
+        program.add(_function(entry, core.params, body, returned))
+        grad_tree = "leaf" if isinstance(self.argnums, int) else tuple("leaf" for _ in nums)
+        aux_tree = _tree_of(outs[1]) if self.has_aux else None
+        if with_value:
+            value_tree = ("leaf", aux_tree) if self.has_aux else "leaf"
+            return entry, (value_tree, grad_tree)
+        return entry, ((grad_tree, aux_tree) if self.has_aux else grad_tree)
+
+    def _entry_grad(self, *a):
+        return self._grad_wrapper(*a[:5], with_value=False)
+
+    def _entry_value_and_grad(self, *a):
+        return self._grad_wrapper(*a[:5], with_value=True)
+
+    def _entry_jacfwd(self, program, fn, core, types, kinds, out_tree):
+        nums = self._diff_params(core, kinds, types)
+        mask = tuple(i in nums for i in range(len(kinds)))
+        jvp = program.request(fn, kinds, "jvp", mask)
+        outs = _output_kinds(types)
+        float_outs = [i for i, k in enumerate(outs) if K.is_float(k)]
+        _check_all_float(core, outs, "jacfwd")
+        body, columns = [], []
+        for j, n in enumerate(nums):
+            tangents = [ast.Constant(1.0 if m == n else 0.0) for m in sorted(set(nums))]
+            values = [f"_o{j}_{i}" for i in range(len(outs))]
+            dots = [f"_d{j}_{i}" for i in float_outs]
+            body.append(_unpack(values + dots, _call(jvp, core.params, tangents)))
+            columns.append(dots)
+        returned = [columns[j][i] for i in range(len(float_outs)) for j in range(len(nums))]
+        entry = program.unique(f"{core.name}_jacfwd")
+        program.add(_function(entry, core.params, body, returned))
+        return entry, _jacobian_tree(out_tree, self.argnums, nums)
+
+    def _entry_jacrev(self, program, fn, core, types, kinds, out_tree):
+        nums = self._diff_params(core, kinds, types)
+        mask = tuple(i in nums for i in range(len(kinds)))
+        vjp = program.request(fn, kinds, "vjp", mask)
+        outs = _output_kinds(types)
+        _check_all_float(core, outs, "jacrev")
+        body, returned = [], []
+        for i in range(len(outs)):
+            seeds = [ast.Constant(1.0 if m == i else 0.0) for m in range(len(outs))]
+            values = [f"_o{i}_{m}" for m in range(len(outs))]
+            bars = {n: f"_b{i}_{n}" for n in sorted(set(nums))}
+            body.append(_unpack(values + list(bars.values()), _call(vjp, core.params, seeds)))
+            returned += [bars[n] for n in nums]
+        entry = program.unique(f"{core.name}_jacrev")
+        program.add(_function(entry, core.params, body, returned))
+        return entry, _jacobian_tree(out_tree, self.argnums, nums)
+
+
+def _output_kinds(types):
+    return types.result.items if isinstance(types.result, K.Tuple) else (types.result,)
+
+
+def _tree_of(kind):
+    return tuple(_tree_of(k) for k in kind.items) if isinstance(kind, K.Tuple) else "leaf"
+
+
+def _inner_tree(fn, kinds, core):
+    if isinstance(fn, Transformed):
+        return fn.out_tree(kinds)
+    return "leaf" if len(core.outputs) == 1 else tuple("leaf" for _ in core.outputs)
+
+
+def _jacobian_tree(out_tree, argnums, nums):
+    inner = "leaf" if isinstance(argnums, int) else tuple("leaf" for _ in nums)
+    return _map_leaves(out_tree, lambda: inner)
+
+
+def _check_all_float(core, outs, what):
+    for k in outs:
+        if not K.is_float(k):
+            raise error_at(_return_node(core), core.source,
+                           f"{what} needs float outputs; {core.name} returns {k}")
+
+
+def _return_node(core):
+    lines = [s for s in ast.walk(core.source.node) if isinstance(s, ast.Return)]
+    return lines[-1] if lines else core.body[-1]
+
+
+def _call(fn_name, params, extra):
+    return ast.Call(func=name(fn_name), args=[name(p) for p in params] + list(extra), keywords=[])
+
+
+def _unpack(names_, value):
+    target = ast.Tuple(elts=[name(n, ast.Store()) for n in names_], ctx=ast.Store())
+    return ast.Assign(targets=[target], value=value)
+
+
+def _function(fn_name, params, body, returned):
+    value = name(returned[0]) if len(returned) == 1 else \
+        ast.Tuple(elts=[name(r) for r in returned], ctx=ast.Load())
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[],
+                         kw_defaults=[], defaults=[])
+    fn = ast.FunctionDef(name=fn_name, args=args, body=body + [ast.Return(value=value)],
+                         decorator_list=[], returns=None, type_params=[])
+    return ast.fix_missing_locations(fn)
+
+
+def guess_kinds(fn):
+    """Argument kinds for showing source before any call: annotations, defaults, then use."""
+    target = getattr(fn, "fn", fn)
+    if isinstance(target, Transformed):
+        return guess_kinds(target)
+    sig = inspect.signature(target)
+    try:
+        from .frontend.parse import parse
+        node = parse(target).node
+    except TransformError:
+        node = None
+    usage = _usage(node) if node is not None else {}
+    out = []
+    for p in sig.parameters.values():
+        ann = p.annotation
+        if ann in (int, float, bool):
+            out.append(ann.__name__)
+        elif p.default is not inspect.Parameter.empty and K.of_value(p.default) in K.SCALARS:
+            out.append(K.of_value(p.default))
+        elif p.name in usage:
+            out.append(usage[p.name])
+        else:
+            out.append("float")
+    return tuple(out)
+
+
+def _usage(node):
+    usage = {}
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "range":
+            for a in n.args:
+                if isinstance(a, ast.Name):
+                    usage[a.id] = "int"
+        if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name):
+            idx = n.slice
+            ndim = len(idx.elts) if isinstance(idx, ast.Tuple) else 1
+            usage[n.value.id] = K.Array("float64", ndim)
+            for i in (idx.elts if isinstance(idx, ast.Tuple) else [idx]):
+                if isinstance(i, ast.Name):
+                    usage.setdefault(i.id, "int")
+        if isinstance(n, ast.Attribute) and n.attr == "shape" and isinstance(n.value, ast.Name):
+            usage.setdefault(n.value.id, K.Array("float64", 1))
+    return usage
+
+
+# ------------------------------------------------------------------ public functions
+
+def grad(fun, argnums=0, has_aux=False, *, backend=None):
+    return Transformed(fun, "grad", argnums, has_aux, backend)
+
+
+def value_and_grad(fun, argnums=0, has_aux=False, *, backend=None):
+    return Transformed(fun, "value_and_grad", argnums, has_aux, backend)
+
+
+def jacfwd(fun, argnums=0, *, backend=None):
+    return Transformed(fun, "jacfwd", argnums, False, backend)
+
+
+def jacrev(fun, argnums=0, *, backend=None):
+    return Transformed(fun, "jacrev", argnums, False, backend)
+
+
+def hessian(fun, argnums=0, *, backend=None):
+    return jacfwd(jacrev(fun, argnums, backend=backend), argnums, backend=backend)
+
+
+def jit(fun, *, backend=None):
+    return Transformed(fun, "jit", 0, False, backend)
+
+
+def jvp(fun, primals, tangents, *, backend=None):
+    """(primal_out, tangent_out) of ``fun`` at ``primals`` along ``tangents``."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise TypeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    t = _cached(fun, "jvp", backend)
+    args = t.bind(primals, {})
+    kinds = t.kinds(args)
+    floats = [float(tan) for tan, k in zip(tangents, kinds) if k == "float"]
+    return t.entry(kinds)(*args, *floats)
+
+
+def vjp(fun, *primals, has_aux=False, backend=None):
+    """(primal_out, vjp_fn) or, with has_aux, (primal_out, vjp_fn, aux)."""
+    t = _cached(fun, "vjp", backend)
+    args = t.bind(primals, {})
+    kinds = t.kinds(args)
+    entry = t.entry(kinds)
+    tree = entry.tree[0]
+    fn = P.concrete(fun, kinds)
+    is_float = [K.is_float(k) for k in _output_kinds(P.types_of(fn, kinds))]
+    out = entry(*args, *([0.0] * sum(is_float)))[0]
+    float_params = [i for i, k in enumerate(kinds) if k == "float"]
+
+    def vjp_fn(ct):
+        cts = (ct,) if tree == "leaf" else _flatten(ct if not has_aux else (ct, _zeros_like(out[1])))
+        if len(cts) != len(is_float):
+            raise TypeError(f"vjp_fn: the cotangent must have the structure of the output {out!r}")
+        result = entry(*args, *[float(c) for c, f in zip(cts, is_float) if f])
+        bars = dict(zip(float_params, result[1:]))
+        return tuple(bars.get(i, 0.0) for i in range(len(args)))
+    if has_aux:
+        return out[0], vjp_fn, out[1]
+    return out, vjp_fn
+
+
+def _flatten(tree):
+    if isinstance(tree, tuple):
+        return [leaf for t in tree for leaf in _flatten(t)]
+    return [tree]
+
+
+def _zeros_like(tree):
+    return tuple(_zeros_like(t) for t in tree) if isinstance(tree, tuple) else 0.0
+
+
+_transform_cache = {}
+
+
+def _cached(fun, mode, backend):
+    key = (fun, mode, backend or default_backend())
+    if key not in _transform_cache:
+        _transform_cache[key] = Transformed(fun, mode, 0, False, backend)
+    return _transform_cache[key]
+
+
+def show(fun, mode=None):
+    """Print the generated source of a transformed function (or of ``mode`` of a plain one)."""
+    t = fun if isinstance(fun, Transformed) else Transformed(fun, mode or "jit")
+    print(t.source)

@@ -1,0 +1,75 @@
+"""Kinds of values: what a generated function is specialised on.
+
+Scalars are the strings "bool", "int" and "float"; arrays are ``Array``;
+fixed-length tuples are ``Tuple``.  Integers and booleans are never
+differentiated.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+SCALARS = ("bool", "int", "float")
+
+
+@dataclass(frozen=True)
+class Array:
+    dtype: str      # "float64", "float32", "int64", "bool", ...
+    ndim: int
+
+    def __str__(self):
+        return f"{self.dtype}[{', '.join(':' * self.ndim)}]" if self.ndim else f"{self.dtype}[()]"
+
+    @property
+    def element(self):
+        if self.dtype.startswith("float"):
+            return "float"
+        return "bool" if self.dtype == "bool" else "int"
+
+
+@dataclass(frozen=True)
+class Tuple:
+    items: tuple
+
+    def __str__(self):
+        return "(" + ", ".join(map(str, self.items)) + ")"
+
+
+def of_value(value):
+    """The kind of a Python value passed to a transformed function."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "int"
+    if isinstance(value, (float, np.floating)):
+        return "float"
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            return None
+        return Array(str(value.dtype), value.ndim)
+    if isinstance(value, tuple):
+        items = tuple(of_value(v) for v in value)
+        return None if None in items else Tuple(items)
+    return None
+
+
+def join(a, b):
+    """The kind holding both: bool < int < float, as Python promotes them."""
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    if a in SCALARS and b in SCALARS:
+        return SCALARS[max(SCALARS.index(a), SCALARS.index(b))]
+    if isinstance(a, Tuple) and isinstance(b, Tuple) and len(a.items) == len(b.items):
+        return Tuple(tuple(join(x, y) for x, y in zip(a.items, b.items)))
+    if isinstance(a, Array) and isinstance(b, Array) and a.ndim == b.ndim:
+        return Array(str(np.promote_types(a.dtype, b.dtype)), a.ndim)
+    raise TypeError(f"{a} and {b}")
+
+
+def is_float(kind):
+    return kind == "float" or (isinstance(kind, Array) and kind.element == "float")
+
+
+def zero(kind):
+    return {"bool": False, "int": 0, "float": 0.0}[kind]

@@ -1,0 +1,117 @@
+"""Forward mode: each active value gets a tangent, computed next to it.
+
+``def f(x, n)`` becomes ``def f_jvp(x, n, x_dot)`` returning the outputs and
+then their tangents.  Control flow is kept as it is.
+"""
+import ast
+import copy
+
+from .. import kinds as K
+from ..codegen import add_all, simplify
+from ..frontend.normalize import assign, instantiate, name
+from ..analysis.dataflow import index_atoms, names, op_kind, operands, targets
+from .common import call_args_kinds, emit_primal
+
+
+class Forward:
+    def __init__(self, core, types, active, mask, program, naming):
+        self.core, self.types, self.active = core, types, active
+        self.mask, self.program, self.naming = mask, program, naming
+
+    def dot(self, atom):
+        if isinstance(atom, ast.Name) and atom.id in self.active:
+            return name(self.naming.derived(atom.id, "dot"))
+        return ast.Constant(0.0)
+
+    def dot_name(self, var):
+        return self.naming.derived(var, "dot")
+
+    def function(self, fn_name):
+        params = list(self.core.params) + [self.dot_name(p) for p, m in zip(self.core.params, self.mask) if m]
+        body = self.block(self.core.body[:-1])
+        outputs = self.core.outputs
+        dots = [self.dot(o) for o in outputs if K.is_float(self.types.of(o))]
+        values = [copy.deepcopy(o) for o in outputs] + dots
+        body.append(ast.Return(value=ast.Tuple(elts=values, ctx=ast.Load())))
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[],
+                             kw_defaults=[], defaults=[])
+        return ast.FunctionDef(name=fn_name, args=args, body=body, decorator_list=[],
+                               returns=None, type_params=[])
+
+    def block(self, stmts):
+        out = []
+        for stmt in stmts:
+            out.extend(self.statement(stmt))
+        return out or [ast.Pass()]
+
+    def statement(self, stmt):
+        if isinstance(stmt, ast.Assign):
+            return self.assignment(stmt)
+        if isinstance(stmt, ast.If):
+            new = copy.copy(stmt)
+            new.body, new.orelse = self.block(stmt.body), self.block(stmt.orelse) if stmt.orelse else []
+            return [new]
+        if isinstance(stmt, (ast.For, ast.While)):
+            new = copy.copy(stmt)
+            new.body = self.block(stmt.body)
+            return [new]
+        return [copy.deepcopy(stmt)]
+
+    def primal(self, stmt):
+        return emit_primal(stmt, self.types, self.program)
+
+    def assignment(self, stmt):
+        target = stmt.targets[0]
+        expr = stmt.value
+        if isinstance(target, ast.Subscript):
+            if target.value.id not in self.active:
+                return [self.primal(stmt)]
+            write = ast.Subscript(value=name(self.dot_name(target.value.id)), slice=copy.deepcopy(target.slice),
+                                  ctx=ast.Store())
+            return [assign(write, self.dot(expr), stmt), self.primal(stmt)]
+        outs = targets(stmt)
+        if not set(outs) & self.active:
+            return [self.primal(stmt)]
+        kind = op_kind(expr)
+        if kind == "call":
+            return [self.call(stmt)]
+        var = outs[0]
+        if kind == "rule":
+            self_ref = var in names(expr.sd_args)
+            ans = copy.deepcopy(expr) if self_ref else name(var)
+            mapping = dict(zip(expr.sd_rule.params, expr.sd_args), ans=ans)
+            terms = [ast.BinOp(instantiate(p, mapping), ast.Mult(), self.dot(a))
+                     for a, p in zip(expr.sd_args, expr.sd_rule.partials)
+                     if p is not None and self.dot(a).__class__ is ast.Name]
+            tangent = assign(self.dot_name(var), simplify(add_all(terms)), stmt)
+            return [tangent, self.primal(stmt)] if self_ref else [self.primal(stmt), tangent]
+        if kind == "copy":
+            tangent = self.dot(expr)
+        elif kind == "read":
+            tangent = ast.Subscript(value=self.dot(expr.value), slice=copy.deepcopy(expr.slice), ctx=ast.Load())
+        elif kind == "create":
+            tangent = ast.Call(func=ast.Attribute(value=name("np"), attr="zeros", ctx=ast.Load()),
+                               args=copy.deepcopy(expr.args), keywords=[])
+        elif kind == "reserve":
+            tangent = copy.deepcopy(expr)
+            tangent.args[0] = self.dot(expr.args[0])
+        else:
+            tangent = ast.Constant(0.0)
+        tangent_stmt = assign(self.dot_name(var), tangent, stmt)
+        self_ref = var in names(operands(expr))
+        return [tangent_stmt, self.primal(stmt)] if self_ref else [self.primal(stmt), tangent_stmt]
+
+    def call(self, stmt):
+        expr = stmt.value
+        arg_kinds = call_args_kinds(expr, self.types)
+        mask = tuple(isinstance(a, ast.Name) and a.id in self.active for a in expr.args)
+        callee = self.program.request(expr.sd_func, arg_kinds, "jvp", mask)
+        outs = targets(stmt)
+        result = self.types.env[outs[0]] if len(outs) == 1 else K.Tuple(tuple(self.types.env[o] for o in outs))
+        result_kinds = result.items if isinstance(result, K.Tuple) else (result,)
+        dots = [self.dot_name(o) if o in self.active else "_" for o, k in zip(outs, result_kinds)
+                if K.is_float(k)]
+        elts = [name(o, ast.Store()) for o in outs] + [name(d, ast.Store()) for d in dots]
+        args = [copy.deepcopy(a) for a in expr.args] + [self.dot(a) for a, m in zip(expr.args, mask) if m]
+        call = ast.Call(func=name(callee), args=args, keywords=[])
+        return assign(ast.Tuple(elts=elts, ctx=ast.Store()), call, stmt)

@@ -1,0 +1,136 @@
+"""A generated module: the functions a transform needs, each specialised once.
+
+A function is specialised on (user function, argument kinds, mode, which
+arguments are differentiated).  Requesting one names it at once and
+generates it later, so recursive functions call themselves by name.
+"""
+import ast
+import threading
+
+from .. import kinds as K
+from ..analysis import activity, tape
+from ..analysis.types import Types
+from ..codegen import Naming, fold, tidy
+from ..errors import error_at
+from ..frontend.normalize import normalize
+from ..frontend.parse import python_function
+from .common import primal_function
+from .forward import Forward
+from .reverse import Reverse
+
+_lock = threading.RLock()
+_cores = {}
+_types = {}
+_guess = {}
+
+
+def concrete(fn, kinds=None):
+    """The Python function that runs for ``fn`` (a transformed function's generated one)."""
+    if hasattr(fn, "sd_python_function"):
+        return fn.sd_python_function(kinds)
+    return python_function(fn)
+
+
+def core_of(fn):
+    with _lock:
+        if fn not in _cores:
+            _cores[fn] = normalize(fn, arity)
+        return _cores[fn]
+
+
+def arity(fn):
+    return len(core_of(concrete(fn)).outputs)
+
+
+def types_of(fn, kinds):
+    key = (fn, kinds)
+    with _lock:
+        if key in _types:
+            return _types[key]
+        core = core_of(fn)
+        if len(kinds) != len(core.params):
+            raise error_at(core.source.node, core.source,
+                           f"{core.name} takes {len(core.params)} arguments, got {len(kinds)}")
+        _guess[key] = None
+        try:
+            for _ in range(8):
+                types = Types(core, kinds, _callee_result)
+                if types.result == _guess[key]:
+                    break
+                _guess[key] = types.result
+        finally:
+            del _guess[key]
+        if types.result is None:
+            raise error_at(core.source.node, core.source,
+                           f"cannot determine what {core.name} returns (a recursion without a base case?)")
+        _types[key] = types
+        return types
+
+
+def _callee_result(fn, kinds, stmt):
+    fn = concrete(fn, kinds)
+    if (fn, kinds) in _guess:
+        return _guess[(fn, kinds)]
+    return types_of(fn, kinds).result
+
+
+class Program:
+    def __init__(self):
+        self.names = {}       # (fn, kinds, mode, mask) -> function name
+        self.pending = []
+        self.functions = []   # generated FunctionDefs, in order
+        self.taken = set()
+        self.extra = []       # hand-built wrappers
+
+    def unique(self, stem):
+        candidate, i = stem, 2
+        while candidate in self.taken:
+            candidate, i = f"{stem}_{i}", i + 1
+        self.taken.add(candidate)
+        return candidate
+
+    def request(self, fn, kinds, mode, mask):
+        fn = concrete(fn, kinds)
+        key = (fn, tuple(kinds), mode, mask)
+        if key not in self.names:
+            base = core_of(fn).name
+            self.names[key] = self.unique(base if mode == "primal" else f"{base}_{mode}")
+            self.pending.append(key)
+        return self.names[key]
+
+    def add(self, fn_def):
+        self.extra.append(fn_def)
+
+    def build(self):
+        while self.pending:
+            key = self.pending.pop(0)
+            self.functions.append(self.generate(key))
+        return self.functions + self.extra
+
+    def generate(self, key):
+        fn, kinds, mode, mask = key
+        core = core_of(fn)
+        types = types_of(fn, kinds)
+        fn_name = self.names[key]
+        taken = set(types.env) | core.temps | {"math", "np", "_rt"}
+        naming = Naming(taken | {n.id for n in ast.walk(ast.Module(core.body, [])) if isinstance(n, ast.Name)})
+        if mode == "primal":
+            fn_def = primal_function(core, types, self, fn_name)
+        else:
+            params = [p for p, m in zip(core.params, mask) if m]
+            for p in params:
+                if not K.is_float(types.env[p]):
+                    raise error_at(core.source.node, core.source,
+                                   f"cannot differentiate with respect to `{p}` of {core.name}: "
+                                   f"it is {types.env[p]}; pass a float")
+            active = activity.active_variables(core, types, params)
+            if mode == "jvp":
+                fn_def = Forward(core, types, active, mask, self, naming).function(fn_name)
+            else:
+                plan = tape.plan(core, types, active)
+                multiple = tape.multiply_assigned(core)
+                fn_def = Reverse(core, types, plan, mask, self, naming, multiple).function(fn_name)
+        temps = core.temps | set(naming.derived_from(core.temps))
+        fold(fn_def, lambda n: n in temps)
+        tidy(fn_def)
+        return ast.fix_missing_locations(fn_def)

@@ -1,0 +1,528 @@
+"""Reverse mode: a forward sweep that keeps what is needed, then a backward sweep.
+
+``def f(x, n)`` becomes ``def f_vjp(x, n, s_out_bar)`` returning the outputs
+and then the adjoints of the differentiated parameters.  The backward sweep
+visits the statements in reverse; at each one the variables hold the values
+they had just after it ran forward (see ``analysis/tape.py``).  Loops run
+backwards over the same indices; a ``while`` loop, or a ``for`` loop left by
+``break``, counts its iterations.
+"""
+import ast
+import copy
+
+from .. import kinds as K
+from ..analysis.dataflow import assigned_names, names, op_kind, operands, targets
+from ..analysis.tape import partial_reads, simple_while, _reads_outside
+from ..codegen import const, simplify
+from ..errors import error_at
+from ..frontend.normalize import assign, breakif, instantiate, is_breakif, name
+from .common import call_args_kinds, emit_primal
+
+
+def aug(target, op, value):
+    return ast.AugAssign(target=name(target, ast.Store()), op=op, value=value)
+
+
+def add_to(target, value):
+    return aug(target, ast.Add(), simplify(value))
+
+
+class Reverse:
+    def __init__(self, core, types, plan, mask, program, naming, multiple):
+        self.core, self.types, self.plan = core, types, plan
+        self.active = plan.active
+        self.mask, self.program, self.naming = mask, program, naming
+        self.multiple = multiple
+        self.fresh = set()
+        self.tapes = {}          # "f"/"i" -> (array name, position name)
+        self.deps = {r: self._deps(r) for r in plan.recompute}
+        self.block_locals = {}
+        self.top = core.body[:-1]
+        self._find_block_locals(self.top)
+
+    # ------------------------------------------------------------ naming
+    def bar(self, var):
+        return self.naming.derived(var, "bar")
+
+    def bar_of(self, atom):
+        return name(self.bar(atom.id))
+
+    def is_active(self, atom):
+        return isinstance(atom, ast.Name) and atom.id in self.active
+
+    def error(self, stmt, message):
+        return error_at(stmt, self.core.source, message)
+
+    # ------------------------------------------------------------ analysis helpers
+    def _deps(self, r, seen=None):
+        seen = set() if seen is None else seen
+        for m in names(operands(self.plan.recompute[r].value)):
+            if m not in seen:
+                seen.add(m)
+                if m in self.plan.recompute:
+                    self._deps(m, seen)
+        return seen
+
+    def _find_block_locals(self, stmts):
+        out = set()
+        for k, stmt in enumerate(stmts):
+            if isinstance(stmt, ast.Assign):
+                for t in targets(stmt):
+                    if t in self.active and t not in self.core.params and not \
+                            _reads_outside(self.core.body, stmts[k + 1:], t, stmt) and \
+                            sum(1 for s in assigned_defs(self.core.body, t)) == 1:
+                        out.add(t)
+            for field in ("body", "orelse"):
+                if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                    self._find_block_locals(getattr(stmt, field))
+        self.block_locals[id(stmts)] = out
+
+    # ------------------------------------------------------------ tapes
+    def tape(self, var):
+        key = "f" if self.types.env[var] == "float" else "i"
+        if key not in self.tapes:
+            self.tapes[key] = (self.naming.unique(f"_{key}tape"), self.naming.unique(f"_{key}p"))
+        return self.tapes[key]
+
+    def push(self, var):
+        array, pos = self.tape(var)
+        write = ast.Subscript(value=name(array), slice=name(pos), ctx=ast.Store())
+        return [assign(write, name(var)), aug(pos, ast.Add(), ast.Constant(1))]
+
+    def pop(self, var):
+        array, pos = self.tape(var)
+        self.invalidate(var)
+        read = ast.Subscript(value=name(array), slice=name(pos), ctx=ast.Load())
+        if self.types.env[var] == "bool":
+            read = ast.Compare(left=read, ops=[ast.NotEq()], comparators=[ast.Constant(0)])
+        return [aug(pos, ast.Sub(), ast.Constant(1)), assign(var, read)]
+
+    # ------------------------------------------------------------ recomputation
+    def invalidate(self, var):
+        self.fresh = {r for r in self.fresh if var not in self.deps[r] and r != var}
+
+    def materialize(self, reads):
+        out = []
+        for n in sorted(reads):
+            if n in self.plan.recompute and n not in self.fresh:
+                out += self.materialize(self.deps[n] & set(self.plan.recompute))
+                out.append(emit_primal(self.plan.recompute[n], self.types, self.program))
+                self.fresh.add(n)
+        return out
+
+    # ------------------------------------------------------------ the function
+    def function(self, fn_name):
+        body = self.top
+        forward, counts = self.forward_block(body, None)
+        outputs = self.core.outputs
+        float_outputs = [o for o in outputs if K.is_float(self.types.of(o))]
+        out_bars = [self.naming.unique(f"{o.id}_out_bar" if isinstance(o, ast.Name) else "_out_bar")
+                    for o in float_outputs]
+        changed_in_reverse = self.plan.taped | self.plan.saved_loop_vars | \
+            {s.target.id for s in ast.walk(ast.Module(body=body, type_ignores=[])) if isinstance(s, ast.For)}
+        captured, results = [], []
+        for o in outputs:
+            if isinstance(o, ast.Name) and o.id in changed_in_reverse:
+                keep = self.naming.unique(f"{o.id}_value")
+                captured.append(assign(keep, name(o.id)))
+                results.append(name(keep))
+            else:
+                results.append(copy.deepcopy(o))
+        top_locals = self.block_locals[id(body)]
+        inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.active - self._nested_locals())]
+        seeds = [add_to(self.bar(o.id), name(ob)) for o, ob in zip(float_outputs, out_bars) if self.is_active(o)]
+        self.block_locals[id(body)] = set()
+        backward = self.reverse_block(body)
+        self.block_locals[id(body)] = top_locals
+        param_bars = [name(self.bar(p)) if p in self.active else ast.Constant(0.0)
+                      for p, m in zip(self.core.params, self.mask) if m]
+        ret = ast.Return(value=ast.Tuple(elts=results + param_bars, ctx=ast.Load()))
+        prologue = self.prologue(counts)
+        stmts = prologue + forward + captured + inits + seeds + backward + [ret]
+        params = list(self.core.params) + out_bars
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[],
+                             kw_defaults=[], defaults=[])
+        return ast.FunctionDef(name=fn_name, args=args, body=stmts, decorator_list=[], returns=None,
+                               type_params=[])
+
+    def _nested_locals(self):
+        return set().union(*(v for k, v in self.block_locals.items() if k != id(self.top)))
+
+    def prologue(self, counts):
+        out = []
+        for key, (array, pos) in sorted(self.tapes.items()):
+            args = [ast.Constant(counts.get(key, 0) if isinstance(counts.get(key, 0), int) else 0)]
+            if key == "i":
+                args.append(ast.Attribute(value=name("np"), attr="int64", ctx=ast.Load()))
+            alloc = ast.Call(func=ast.Attribute(value=name("np"), attr="empty", ctx=ast.Load()),
+                             args=args, keywords=[])
+            out += [assign(array, alloc), assign(pos, ast.Constant(0))]
+        needs_value = (self.plan.taped | self.plan.saved_loop_vars) - set(self.core.params) - \
+            self.plan.defined_first
+        for var in sorted(needs_value):
+            out.append(assign(var, const(K.zero(self.types.env[var]))))
+        return out
+
+    # ------------------------------------------------------------ forward sweep
+    def forward_block(self, stmts, loop_assigned):
+        """(statements, pushes per execution by tape) for the forward sweep of ``stmts``.
+
+        ``loop_assigned`` is what the enclosing loop body assigns; a for loop
+        nested in it whose range does not depend on those names has its tape
+        space reserved by the enclosing loop.
+        """
+        out, counts = [], {}
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                for t in targets(stmt):
+                    if t in self.plan.taped and id(stmt) not in self.plan.first_defs:
+                        out += self.push(t)
+                        _add(counts, self.tape(t)[0][1], 1)
+                out.append(emit_primal(stmt, self.types, self.program))
+            elif isinstance(stmt, ast.If):
+                body, c1 = self.forward_block(stmt.body, loop_assigned)
+                orelse, c2 = self.forward_block(stmt.orelse, loop_assigned) if stmt.orelse else ([], {})
+                new = copy.copy(stmt)
+                new.body, new.orelse = body or [ast.Pass()], orelse
+                out.append(new)
+                for c in (c1, c2):
+                    for k, v in c.items():
+                        _add(counts, k, v)
+            elif isinstance(stmt, ast.For):
+                out += self.forward_for(stmt, loop_assigned, counts)
+            elif isinstance(stmt, ast.While):
+                out += self.forward_while(stmt, counts)
+            else:
+                out.append(copy.deepcopy(stmt))
+        return out, counts
+
+    def _loop_pushes(self, stmt, counts):
+        out = []
+        for var in (stmt.target.id if isinstance(stmt, ast.For) else None, stmt.sd_counter):
+            if var and (var in self.plan.taped or var in self.plan.saved_loop_vars):
+                out += self.push(var)
+                _add(counts, self.tape(var)[0][1], 1)
+        if stmt.sd_counter:
+            out.append(assign(stmt.sd_counter, ast.Constant(0)))
+        return out
+
+    def _count_iteration(self, stmt, body):
+        if stmt.sd_counter:
+            return [aug(stmt.sd_counter, ast.Add(), ast.Constant(1))] + body
+        return body
+
+    def forward_for(self, stmt, loop_assigned, counts):
+        out = self._loop_pushes(stmt, counts)
+        inner_assigned = assigned_names(stmt.body) | {stmt.target.id}
+        body, per_iter = self.forward_block(stmt.body, inner_assigned)
+        new = copy.copy(stmt)
+        new.body = self._count_iteration(stmt, body)
+        trips = trip_count(stmt.iter.args)
+        range_names = set(names(stmt.iter.args))
+        hoist = loop_assigned is not None and not (range_names & loop_assigned)
+        for key, n in per_iter.items():
+            total = simplify(ast.BinOp(_expr(n), ast.Mult(), trips))
+            if hoist:
+                nonneg = ast.Call(func=name("max"), args=[total, ast.Constant(0)], keywords=[])
+                _add(counts, key, nonneg)
+            else:
+                array, pos = self.tapes[key]
+                needed = simplify(ast.BinOp(name(pos), ast.Add(), total))
+                reserve = ast.Call(func=ast.Attribute(value=name("_rt"), attr="reserve", ctx=ast.Load()),
+                                   args=[name(array), needed], keywords=[])
+                out.append(assign(array, reserve))
+        return out + [new]
+
+    def forward_while(self, stmt, counts):
+        out = self._loop_pushes(stmt, counts)
+        body, per_iter = self.forward_block(stmt.body, assigned_names(stmt.body))
+        checks = []
+        for key, n in sorted(per_iter.items()):
+            array, pos = self.tapes[key]
+            needed = simplify(ast.BinOp(name(pos), ast.Add(), _expr(n)))
+            size = ast.Subscript(value=ast.Attribute(value=name(array), attr="shape", ctx=ast.Load()),
+                                 slice=ast.Constant(0), ctx=ast.Load())
+            grow = assign(array, ast.Call(func=ast.Attribute(value=name("_rt"), attr="reserve", ctx=ast.Load()),
+                                          args=[name(array), copy.deepcopy(needed)], keywords=[]))
+            test = ast.Compare(left=needed, ops=[ast.Gt()], comparators=[size])
+            checks.append(ast.If(test=test, body=[grow], orelse=[]))
+        new = copy.copy(stmt)
+        new.body = self._count_iteration(stmt, checks + body)
+        return out + [new]
+
+    # ------------------------------------------------------------ backward sweep
+    def reverse_block(self, stmts):
+        inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.block_locals.get(id(stmts), ()))]
+        return inits + self.reverse_sequence(stmts)
+
+    def reverse_sequence(self, stmts):
+        """The backward sweep of ``stmts``; after ``if flag: break`` only when it did not break."""
+        breaks = [k for k, s in enumerate(stmts) if is_breakif(s)]
+        if not breaks:
+            return [s for stmt in reversed(stmts) for s in self.reverse_statement(stmt)]
+        k = breaks[0]
+        flag = stmts[k].test
+        saved = set(self.fresh)
+        rest = self.reverse_sequence(stmts[k + 1:])
+        after_rest, self.fresh = self.fresh, saved
+        out = []
+        if rest:
+            out = self.materialize({flag.id}) + [
+                ast.If(test=ast.UnaryOp(op=ast.Not(), operand=copy.deepcopy(flag)), body=rest, orelse=[])]
+        self.fresh &= after_rest
+        return out + self.reverse_sequence(stmts[:k])
+
+    def reverse_statement(self, stmt):
+        if isinstance(stmt, ast.Assign):
+            return self.reverse_assign(stmt)
+        if isinstance(stmt, ast.If):
+            return self.reverse_if(stmt)
+        if isinstance(stmt, ast.For):
+            return self.reverse_for(stmt)
+        if isinstance(stmt, ast.While):
+            return self.reverse_while(stmt)
+        return []
+
+    def reverse_if(self, stmt):
+        saved = set(self.fresh)
+        body = self.reverse_block(stmt.body)
+        after_body, self.fresh = self.fresh, set(saved)
+        orelse = self.reverse_block(stmt.orelse)
+        self.fresh &= after_body
+        if not body and not orelse:
+            return []
+        test_names = {stmt.test.id} if isinstance(stmt.test, ast.Name) else set()
+        self.fresh = saved
+        pre = self.materialize(test_names)
+        self.fresh = saved & after_body & self.fresh
+        return pre + [ast.If(test=copy.deepcopy(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
+
+    def _enter_loop(self, stmt):
+        """Recompute, before a loop, loop-invariant values its backward sweep reads."""
+        changing = assigned_names(stmt.body) | {getattr(stmt, "target", name("")).id}
+        self.fresh = {r for r in self.fresh if not (self.deps[r] | {r}) & changing}
+        inside = {n for n in self.plan.needed if n in self.plan.recompute}
+        inside &= {n.id for s in stmt.body for n in ast.walk(s) if isinstance(n, ast.Name)}
+        invariant = {r for r in inside if not (self.deps[r] | {r}) & changing}
+        pre = self.materialize(invariant)
+        return pre, set(self.fresh)
+
+    def _loop_pops(self, stmt):
+        out = []
+        for var in (stmt.sd_counter, stmt.target.id if isinstance(stmt, ast.For) else None):
+            if var and (var in self.plan.taped or var in self.plan.saved_loop_vars):
+                out += self.pop(var)
+        return out
+
+    def reverse_for(self, stmt):
+        pre, entry = self._enter_loop(stmt)
+        body = self.reverse_block(stmt.body)
+        self.fresh = entry
+        if not body:
+            return self._loop_pops(stmt)
+        header, body = reversed_range(stmt, self.naming, body)
+        header.body = body
+        return pre + [header] + self._loop_pops(stmt)
+
+    def reverse_while(self, stmt):
+        pre, entry = self._enter_loop(stmt)
+        counter = stmt.sd_counter
+        k = self.naming.fresh("_k")
+        if simple_while(stmt):
+            split = next(i for i, s in enumerate(stmt.body) if is_breakif(s))
+            inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.block_locals[id(stmt.body)])]
+            cond = self.reverse_sequence(stmt.body[:split])
+            self.fresh = set(entry)
+            rest = self.reverse_sequence(stmt.body[split + 1:])
+            cond_again = self.reverse_sequence(stmt.body[:split])
+            self.fresh = entry
+            if not rest and not cond:
+                return self._loop_pops(stmt)
+            iterations = simplify(ast.BinOp(name(counter), ast.Sub(), ast.Constant(1)))
+            loop = ast.For(target=name(k, ast.Store()),
+                           iter=ast.Call(func=name("range"), args=[iterations], keywords=[]),
+                           body=inits + rest + cond_again, orelse=[])
+            last = inits + cond if cond else []
+            return pre + last + [loop] + self._loop_pops(stmt)
+        body = self.reverse_block(stmt.body)
+        self.fresh = entry
+        if not body:
+            return self._loop_pops(stmt)
+        loop = ast.For(target=name(k, ast.Store()),
+                       iter=ast.Call(func=name("range"), args=[name(counter)], keywords=[]),
+                       body=body, orelse=[])
+        return pre + [loop] + self._loop_pops(stmt)
+
+    def reverse_assign(self, stmt):
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript):
+            if target.value.id in self.active:
+                raise self.error(stmt, "reverse mode through writes into arrays arrives with "
+                                 "array support; use jvp/jacfwd for this function")
+            return []
+        outs = targets(stmt)
+        active_outs = [o for o in outs if o in self.active]
+        expr = stmt.value
+        kind = op_kind(expr)
+        if not active_outs:
+            if id(stmt) in self.plan.first_defs:
+                return []
+            return [s for o in reversed(outs) if o in self.plan.taped for s in self.pop(o)]
+        if kind == "rule":
+            return self.reverse_rule(stmt, outs[0])
+        if kind == "call":
+            return self.reverse_call(stmt, outs)
+        if kind == "copy":
+            var = outs[0]
+            code = [add_to(self.bar(expr.id), name(self.bar(var)))] if self.is_active(expr) else []
+            return code + self.finish(var, stmt)
+        raise self.error(stmt, "reverse mode through array values arrives with array support; "
+                         "use jvp/jacfwd for this function")
+
+    def finish(self, var, stmt, reset=True):
+        """After the adjoint of an assignment to ``var``: reset its adjoint, restore its value."""
+        code = []
+        first = id(stmt) in self.plan.first_defs
+        if reset and not first and var in self.multiple and not self._is_block_local(var):
+            code.append(assign(self.bar(var), ast.Constant(0.0)))
+        if var in self.plan.taped and not first:
+            code += self.pop(var)
+        else:
+            self.invalidate(var)
+        return code
+
+    def _is_block_local(self, var):
+        return any(var in v for v in self.block_locals.values())
+
+    def reverse_rule(self, stmt, var):
+        expr = stmt.value
+        rule = expr.sd_rule
+        args = expr.sd_args
+        self_ref = var in names(args)
+        code = []
+        if self_ref and var in self.plan.taped:
+            code += self.pop(var)
+        code += self.materialize(partial_reads(stmt, self.active))
+        mapping = dict(zip(rule.params, args), ans=copy.deepcopy(expr) if self_ref else name(var))
+        v_bar = name(self.bar(var))
+        self_partials = []
+        for atom, partial in zip(args, rule.partials):
+            if partial is None or not self.is_active(atom):
+                continue
+            term = instantiate(partial, mapping)
+            if atom.id == var:
+                self_partials.append(term)
+            else:
+                code.append(add_to(self.bar(atom.id), ast.BinOp(copy.deepcopy(v_bar), ast.Mult(), term)))
+        if self_ref:
+            factor = self_partials[0] if len(self_partials) == 1 else None
+            if len(self_partials) > 1:
+                factor = self_partials[0]
+                for term in self_partials[1:]:
+                    factor = ast.BinOp(factor, ast.Add(), term)
+            value = ast.BinOp(v_bar, ast.Mult(), factor) if factor is not None else ast.Constant(0.0)
+            code.append(assign(self.bar(var), simplify(value)))
+            self.invalidate(var)
+            return code
+        return code + self.finish(var, stmt)
+
+    def reverse_call(self, stmt, outs):
+        expr = stmt.value
+        arg_kinds = call_args_kinds(expr, self.types)
+        mask = tuple(self.is_active(a) for a in expr.args)
+        callee = self.program.request(expr.sd_func, arg_kinds, "vjp", mask)
+        self_ref = set(outs) & set(names(expr.args))
+        code = []
+        for o in outs:
+            if o in self_ref and o in self.plan.taped:
+                code += self.pop(o)
+        code += self.materialize(set(names(expr.args)))
+        out_kinds = [self.types.env[o] for o in outs]
+        bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
+                for o, k in zip(outs, out_kinds) if K.is_float(k)]
+        got = [self.naming.fresh("_b") for m in mask if m]
+        elts = [name("_", ast.Store()) for _ in outs] + [name(g, ast.Store()) for g in got]
+        call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars, keywords=[])
+        code.append(assign(ast.Tuple(elts=elts, ctx=ast.Store()), call, stmt))
+        for o in outs:
+            if o in self.active and (o in self.multiple or o in self_ref) and not self._is_block_local(o):
+                code.append(assign(self.bar(o), ast.Constant(0.0)))
+        code += [add_to(self.bar(a.id), name(g)) for a, g in zip([a for a, m in zip(expr.args, mask) if m], got)]
+        for o in reversed(outs):
+            if o in self_ref:
+                self.invalidate(o)
+            else:
+                code += self.finish(o, stmt, reset=False)
+        return code
+
+
+def assigned_defs(body, var):
+    from ..analysis.dataflow import walk
+    return [s for s in walk(body) if isinstance(s, ast.Assign) and var in targets(s)]
+
+
+def _add(counts, key, n):
+    old = counts.get(key, 0)
+    if isinstance(old, int) and isinstance(n, int):
+        counts[key] = old + n
+    else:
+        counts[key] = simplify(ast.BinOp(_expr(old), ast.Add(), _expr(n)))
+
+
+def _expr(n):
+    return ast.Constant(n) if isinstance(n, int) else n
+
+
+def _range_parts(args):
+    if len(args) == 1:
+        return ast.Constant(0), args[0], ast.Constant(1)
+    if len(args) == 2:
+        return args[0], args[1], ast.Constant(1)
+    return tuple(args)
+
+
+def _step(args):
+    from ..codegen import number
+    return number(_range_parts(args)[2])
+
+
+def trip_count(args):
+    """How many times ``for _ in range(*args)`` runs (negative meaning zero)."""
+    start, stop, step = (copy.deepcopy(a) for a in _range_parts(args))
+    c = _step(args)
+    if c == 1:
+        return simplify(ast.BinOp(stop, ast.Sub(), start))
+    if c is not None and c > 0:
+        return ast.BinOp(ast.BinOp(ast.BinOp(stop, ast.Sub(), start), ast.Add(), ast.Constant(c - 1)),
+                         ast.FloorDiv(), ast.Constant(c))
+    if c is not None and c < 0:
+        return ast.BinOp(ast.BinOp(ast.BinOp(start, ast.Sub(), stop), ast.Add(), ast.Constant(-c - 1)),
+                         ast.FloorDiv(), ast.Constant(-c))
+    return ast.Call(func=ast.Attribute(value=name("_rt"), attr="trip_count", ctx=ast.Load()),
+                    args=[start, stop, step], keywords=[])
+
+
+def reversed_range(stmt, naming, body):
+    """A for-header visiting the iterations of ``stmt`` (that ran) backwards, and its body."""
+    start, stop, step = (copy.deepcopy(a) for a in _range_parts(stmt.iter.args))
+    var = stmt.target.id
+    c = _step(stmt.iter.args)
+    counter = stmt.sd_counter
+    from ..codegen import number
+    if counter is None and c in (1, -1):
+        last = simplify(ast.BinOp(stop, ast.Sub(), ast.Constant(c)))
+        end = simplify(ast.BinOp(start, ast.Sub(), ast.Constant(c)))
+        args = [last, end, const(-c)]
+        return ast.For(target=name(var, ast.Store()), iter=ast.Call(func=name("range"), args=args,
+                                                                     keywords=[]), body=[], orelse=[]), body
+    count = name(counter) if counter else trip_count(stmt.iter.args)
+    if number(start) == 0 and c == 1:
+        args = [simplify(ast.BinOp(count, ast.Sub(), ast.Constant(1))), const(-1), const(-1)]
+        return ast.For(target=name(var, ast.Store()), iter=ast.Call(func=name("range"), args=args,
+                                                                     keywords=[]), body=[], orelse=[]), body
+    k = naming.fresh("_k")
+    args = [simplify(ast.BinOp(count, ast.Sub(), ast.Constant(1))), const(-1), const(-1)]
+    index = assign(var, simplify(ast.BinOp(start, ast.Add(), ast.BinOp(name(k), ast.Mult(), step))))
+    header = ast.For(target=name(k, ast.Store()), iter=ast.Call(func=name("range"), args=args, keywords=[]),
+                     body=[], orelse=[])
+    return header, [index] + body
