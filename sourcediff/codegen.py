@@ -160,6 +160,8 @@ def _head_expressions(stmt):
         return [stmt.test]
     if isinstance(stmt, ast.Return):
         return [stmt.value] if stmt.value else []
+    if isinstance(stmt, ast.For):
+        return [stmt.iter]
     return []
 
 
@@ -217,6 +219,8 @@ def _replace(stmt, heads, name, value):
             stmt.value = new
         elif isinstance(stmt, ast.If):
             stmt.test = new
+        elif isinstance(stmt, ast.For):
+            stmt.iter = new
 
 
 def _merge_zero_init(fn):

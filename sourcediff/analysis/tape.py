@@ -213,12 +213,12 @@ def _needed(core, plan):
         return False
 
     def visit(stmts):
-        for stmt in stmts:
+        for k, stmt in enumerate(stmts):
             if isinstance(stmt, ast.Assign):
                 reads.update(adjoint_reads(stmt, plan))
             elif isinstance(stmt, ast.If):
                 if is_breakif(stmt):
-                    if not stmt.sd_while_cond:
+                    if not stmt.sd_while_cond and has_work(stmts[k + 1:]):
                         reads.add(stmt.test.id)
                     continue
                 if _work(stmt) and isinstance(stmt.test, ast.Name):

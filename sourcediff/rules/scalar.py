@@ -110,7 +110,7 @@ RULES = _rules(
     binary("min", "min(x, y)", "_rt.indicator(x <= y)", "_rt.indicator(y < x)",
            result="join", kinks=("x - y",)),
     binary("logaddexp", "np.logaddexp(x, y)", "math.exp(x - ans)", "math.exp(y - ans)"),
-    binary("log_base", "math.log(x, y)", "1.0 / (x * math.log(y))",
+    binary("log_base", "math.log(x) / math.log(y)", "1.0 / (x * math.log(y))",
            "-ans / (y * math.log(y))", domain=(1.5, 3.0)),
     # piecewise constant: zero derivative
     unary("floor", "math.floor(x)", None, result="int"),

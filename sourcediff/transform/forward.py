@@ -9,7 +9,7 @@ import copy
 from .. import kinds as K
 from ..codegen import add_all, simplify
 from ..frontend.normalize import assign, instantiate, name
-from ..analysis.dataflow import index_atoms, names, op_kind, operands, targets
+from ..analysis.dataflow import names, op_kind, targets
 from .common import call_args_kinds, emit_primal
 
 
@@ -84,7 +84,8 @@ class Forward:
                      for a, p in zip(expr.sd_args, expr.sd_rule.partials)
                      if p is not None and self.dot(a).__class__ is ast.Name]
             tangent = assign(self.dot_name(var), simplify(add_all(terms)), stmt)
-            return [tangent, self.primal(stmt)] if self_ref else [self.primal(stmt), tangent]
+            uses_ans = any(p is not None and "ans" in p for p in expr.sd_rule.partials)
+            return [self.primal(stmt), tangent] if uses_ans and not self_ref else [tangent, self.primal(stmt)]
         if kind == "copy":
             tangent = self.dot(expr)
         elif kind == "read":
@@ -97,9 +98,7 @@ class Forward:
             tangent.args[0] = self.dot(expr.args[0])
         else:
             tangent = ast.Constant(0.0)
-        tangent_stmt = assign(self.dot_name(var), tangent, stmt)
-        self_ref = var in names(operands(expr))
-        return [tangent_stmt, self.primal(stmt)] if self_ref else [self.primal(stmt), tangent_stmt]
+        return [assign(self.dot_name(var), tangent, stmt), self.primal(stmt)]
 
     def call(self, stmt):
         expr = stmt.value
