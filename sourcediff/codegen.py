@@ -268,6 +268,12 @@ def tidy(fn):
             if isinstance(s, ast.AugAssign) and isinstance(s.op, ast.Add) and \
                     isinstance(s.value, ast.UnaryOp) and isinstance(s.value.op, ast.USub):
                 block[k] = ast.copy_location(ast.AugAssign(s.target, ast.Sub(), s.value.operand), s)
+        block[:] = [s for s in block if not _self_assignment(s)] or [ast.Pass()]
         if len(block) > 1:
             block[:] = [s for s in block if not isinstance(s, ast.Pass)]
     return fn
+
+
+def _self_assignment(stmt):
+    return isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+        and isinstance(stmt.value, ast.Name) and stmt.value.id == stmt.targets[0].id

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .. import kinds as K
 from ..frontend.normalize import instantiate, is_breakif
-from .dataflow import assigned_names, index_atoms, names, op_kind, operands, targets, walk
+from .dataflow import assigned_names, index_atoms, names, op_kind, operands, read_names, targets, walk
 
 CHEAP_RULES = {"add", "sub", "mult", "div", "neg", "pos", "lt", "le", "gt", "ge", "eq", "ne",
                "not", "abs", "fabs", "max", "min", "square", "float", "int", "bool", "floordiv",
@@ -41,13 +41,13 @@ def partial_reads(stmt, active):
     expr = stmt.value
     target = targets(stmt)[0]
     self_ref = target in names(expr.sd_args)
-    mapping = dict(zip(expr.sd_rule.params, expr.sd_args))
+    mapping = dict(zip(expr.sd_rule.params, expr.sd_args), ans=ast.Name(target, ast.Load()))
     out = set()
     for atom, partial in zip(expr.sd_args, expr.sd_rule.partials):
         if partial is None or not (isinstance(atom, ast.Name) and atom.id in active):
             continue
-        if "ans" in partial:
-            out.update(names(expr.sd_args) if self_ref else [target])
+        if "ans" in partial and self_ref:
+            out.update(names(expr.sd_args))
         out.update(n.id for n in ast.walk(instantiate(partial, mapping)) if isinstance(n, ast.Name))
     return out - {"math", "np", "_rt"}
 
@@ -103,7 +103,13 @@ def multiply_assigned(core):
 
 
 def _recomputable(core, types):
-    """name -> its assignment, for values the backward sweep can evaluate again."""
+    """name -> its assignment, for values the backward sweep can evaluate again.
+
+    A candidate is bound once, by a cheap operation, and read only later in
+    the same block.  Its operands must not change from its assignment to its
+    last use, where a use through another recomputed value counts at that
+    value's last use (it is recomputed there).
+    """
     defs = {}
     for stmt in walk(core.body):
         if isinstance(stmt, ast.Assign):
@@ -115,19 +121,42 @@ def _recomputable(core, types):
     out = {}
 
     def visit(stmts):
+        candidates = {}      # name -> index of its assignment in stmts
         for k, stmt in enumerate(stmts):
             if isinstance(stmt, ast.Assign) and len(targets(stmt)) == 1:
                 t = targets(stmt)[0]
                 if len(defs[t]) == 1 and t not in core.params and t not in loop_bound \
-                        and not isinstance(types.env.get(t), K.Array) and _cheap(stmt, written):
-                    after = stmts[k + 1:]
-                    ops = set(names(operands(stmt.value)))
-                    reads_elsewhere = _reads_outside(core.body, after, t, stmt)
-                    if t not in ops and not (ops & assigned_names(after)) and not reads_elsewhere:
-                        out[t] = stmt
-            for field in ("body", "orelse"):
-                if isinstance(stmt, (ast.If, ast.For, ast.While)):
-                    visit(getattr(stmt, field))
+                        and not isinstance(types.env.get(t), K.Array) and _cheap(stmt, written) \
+                        and t not in names(operands(stmt.value)) \
+                        and not _reads_outside(core.body, stmts[k + 1:], t, stmt):
+                    candidates[t] = k
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                visit(stmt.body)
+                visit(stmt.orelse)
+        direct = {t: max([k for k in range(candidates[t] + 1, len(stmts))
+                          if t in read_names(stmts[k:k + 1])], default=candidates[t])
+                  for t in candidates}
+        accepted = dict(candidates)
+        while True:
+            last = dict(direct)
+            changed = True
+            while changed:       # a value recomputed at a later use keeps its operands in use
+                changed = False
+                for t, k in accepted.items():
+                    for m in names(operands(stmts[k].value)):
+                        if m in accepted and last[m] < last[t]:
+                            last[m] = last[t]
+                            changed = True
+            def unstable(t, until):
+                k = accepted[t]
+                return set(names(operands(stmts[k].value))) & assigned_names(stmts[k + 1:until + 1])
+            failing = {t for t in accepted if unstable(t, last[t])}
+            if not failing:
+                break
+            # drop first what fails on its own uses; the rest may pass once those are gone
+            hopeless = {t for t in failing if unstable(t, direct[t])} or failing
+            accepted = {t: k for t, k in accepted.items() if t not in hopeless}
+        out.update((t, stmts[k]) for t, k in accepted.items())
     visit(core.body)
     return out
 

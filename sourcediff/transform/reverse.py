@@ -132,6 +132,7 @@ class Reverse:
         inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.active - self._nested_locals())]
         seeds = [add_to(self.bar(o.id), name(ob)) for o, ob in zip(float_outputs, out_bars) if self.is_active(o)]
         self.block_locals[id(body)] = set()
+        self.fresh = {t for t, stmt in self.plan.recompute.items() if any(stmt is s for s in body)}
         backward = self.reverse_block(body)
         self.block_locals[id(body)] = top_locals
         param_bars = [name(self.bar(p)) if p in self.active else ast.Constant(0.0)
