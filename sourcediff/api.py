@@ -79,11 +79,15 @@ class Transformed:
         self._last = None
         functools.update_wrapper(self, fn, updated=())
         self.__name__ = f"{getattr(fn, '__name__', 'f')}_{mode}"
+        self._signature = inspect.signature(fn)
+        self._params = tuple(self._signature.parameters)
 
     # -------------------------------------------------------- calling
     def bind(self, args, kwargs):
+        if not kwargs and len(args) == len(self._params):
+            return tuple(args)
         try:
-            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+            bound = self._signature.bind(*args, **kwargs)
         except TypeError as e:
             raise TypeError(f"{self.__name__}: {e}") from None
         bound.apply_defaults()
@@ -91,7 +95,7 @@ class Transformed:
 
     def kinds(self, args):
         out = []
-        for param, value in zip(inspect.signature(self.fn).parameters, args):
+        for param, value in zip(self._params, args):
             kind = K.of_value(value)
             if kind is None or isinstance(kind, K.Tuple):
                 raise TypeError(f"{self.__name__}: argument `{param}` is {type(value).__name__}; "

@@ -214,7 +214,7 @@ def _replace(stmt, heads, name, value):
         def visit_Name(self, n):
             return copy.deepcopy(value) if n.id == name and isinstance(n.ctx, ast.Load) else n
     for head in heads:
-        new = simplify(Sub().visit(head))
+        new = simplify(Sub().visit(copy.deepcopy(head)))
         if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.Return)):
             stmt.value = new
         elif isinstance(stmt, ast.If):
