@@ -216,8 +216,11 @@ class Transformed:
         call = _call(vjp, core.params, seeds)
         body = [_unpack(results + grads, call)]
         grad_of = {i: g for i, g in zip(sorted(set(nums)), grads)}
-        returned = (results if with_value else results[1:] if self.has_aux else []) + \
-            [grad_of[i] for i in nums]
+        grads_out = [grad_of[i] for i in nums]
+        if with_value:
+            returned = results + grads_out
+        else:
+            returned = grads_out + (results[1:] if self.has_aux else [])
         entry = program.unique(f"{core.name}_{self.mode}")
         program.add(_function(entry, core.params, body, returned))
         grad_tree = "leaf" if isinstance(self.argnums, int) else tuple("leaf" for _ in nums)
