@@ -178,6 +178,39 @@ def fold(fn, foldable):
     return fn
 
 
+def _propagate_copy(stmts, k, uses):
+    """Replace the temporary of ``T = Y`` (at ``stmts[k]``) by Y in its uses, if Y holds till then."""
+    temp, source = stmts[k].targets[0].id, stmts[k].value.id
+    found, plan = 0, []
+    for later in stmts[k + 1:]:
+        if found == uses:
+            break
+        here = sum(1 for n in ast.walk(later) if isinstance(n, ast.Name) and n.id == temp)
+        rebinds = source in _bound_in(later) or temp in _bound_in(later)
+        if here:
+            in_head = sum(1 for h in _head_expressions(later) for n in ast.walk(h)
+                          if isinstance(n, ast.Name) and n.id == temp)
+            if rebinds and in_head != here:
+                return False
+            plan.append(later)
+            found += here
+        if rebinds:
+            break
+    if found != uses:
+        return False
+    for later in plan:
+        _substitute(later, temp, ast.Name(source, ast.Load()))
+    del stmts[k]
+    return True
+
+
+def _substitute(stmt, name, value):
+    class Sub(ast.NodeTransformer):
+        def visit_Name(self, n):
+            return copy.deepcopy(value) if n.id == name and isinstance(n.ctx, ast.Load) else n
+    Sub().visit(stmt)
+
+
 def _fold_block(stmts, uses, defs, foldable):
     changed = False
     k = 0
@@ -186,6 +219,12 @@ def _fold_block(stmts, uses, defs, foldable):
         for child in ("body", "orelse"):
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
                 changed |= _fold_block(getattr(stmt, child), uses, defs, foldable)
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Name)
+                and isinstance(stmt.targets[0], ast.Name) and foldable(stmt.targets[0].id)
+                and defs.get(stmt.targets[0].id) == 1 and uses.get(stmt.targets[0].id, 0) > 1):
+            if _propagate_copy(stmts, k, uses[stmt.targets[0].id]):
+                changed = True
+                continue
         if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
                 and isinstance(stmt.targets[0], ast.Name) and foldable(stmt.targets[0].id)
                 and defs.get(stmt.targets[0].id) == 1 and uses.get(stmt.targets[0].id, 0) == 1):

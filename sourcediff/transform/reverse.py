@@ -34,6 +34,7 @@ class Reverse:
         self.mask, self.program, self.naming = mask, program, naming
         self.multiple = multiple
         self.fresh = set()
+        self.zeroed = set()      # variables whose adjoint was just reset to zero
         self.tapes = {}          # "f"/"i" -> (array name, position name)
         self.deps = {r: self._deps(r) for r in plan.recompute}
         self.block_locals = {}
@@ -276,6 +277,7 @@ class Reverse:
     def reverse_statement(self, stmt):
         if isinstance(stmt, ast.Assign):
             return self.reverse_assign(stmt)
+        self.zeroed = set()
         if isinstance(stmt, ast.If):
             return self.reverse_if(stmt)
         if isinstance(stmt, ast.For):
@@ -376,6 +378,7 @@ class Reverse:
         if kind == "copy":
             var = outs[0]
             code = [add_to(self.bar(expr.id), name(self.bar(var)))] if self.is_active(expr) else []
+            self.zeroed.discard(getattr(expr, "id", None))
             return code + self.finish(var, stmt)
         raise self.error(stmt, "reverse mode through array values arrives with array support; "
                          "use jvp/jacfwd for this function")
@@ -386,6 +389,7 @@ class Reverse:
         first = id(stmt) in self.plan.first_defs
         if reset and not first and var in self.multiple and not self._is_block_local(var):
             code.append(assign(self.bar(var), ast.Constant(0.0)))
+            self.zeroed.add(var)
         if var in self.plan.taped and not first:
             code += self.pop(var)
         else:
@@ -407,7 +411,9 @@ class Reverse:
         mapping = dict(zip(rule.params, args), ans=copy.deepcopy(expr) if self_ref else name(var))
         v_bar = name(self.bar(var))
         self_partials = []
-        for atom, partial in zip(args, rule.partials):
+        # an operand whose adjoint was just reset goes last, so `v_bar = 0.0; v_bar += e` folds
+        order = sorted(zip(args, rule.partials), key=lambda ap: isinstance(ap[0], ast.Name) and ap[0].id in self.zeroed)
+        for atom, partial in order:
             if partial is None or not self.is_active(atom):
                 continue
             term = instantiate(partial, mapping)
@@ -415,6 +421,7 @@ class Reverse:
                 self_partials.append(term)
             else:
                 code.append(add_to(self.bar(atom.id), ast.BinOp(copy.deepcopy(v_bar), ast.Mult(), term)))
+                self.zeroed.discard(atom.id)
         if self_ref:
             factor = self_partials[0] if len(self_partials) == 1 else None
             if len(self_partials) > 1:
@@ -424,6 +431,7 @@ class Reverse:
             value = ast.BinOp(v_bar, ast.Mult(), factor) if factor is not None else ast.Constant(0.0)
             code.append(assign(self.bar(var), simplify(value)))
             self.invalidate(var)
+            self.zeroed.discard(var)
             return code
         return code + self.finish(var, stmt)
 
@@ -449,6 +457,7 @@ class Reverse:
             if o in self.active and (o in self.multiple or o in self_ref) and not self._is_block_local(o):
                 code.append(assign(self.bar(o), ast.Constant(0.0)))
         code += [add_to(self.bar(a.id), name(g)) for a, g in zip([a for a, m in zip(expr.args, mask) if m], got)]
+        self.zeroed -= set(outs) | set(names(expr.args))
         for o in reversed(outs):
             if o in self_ref:
                 self.invalidate(o)

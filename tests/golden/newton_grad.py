@@ -27,10 +27,9 @@ def newton_sqrt_vjp(a, x_out_bar):
         _fp -= 1
         x = _ftape[_fp]
         x_bar = _t7_bar
-        _t6_bar = _t7_bar
         _t6 = a / x
-        a_bar += _t6_bar * (1.0 / x)
-        x_bar += _t6_bar * (-_t6 / x)
+        a_bar += _t7_bar * (1.0 / x)
+        x_bar += _t7_bar * (-_t6 / x)
     a_bar += x_bar
     return (x_value, a_bar)
 

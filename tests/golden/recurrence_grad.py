@@ -17,12 +17,11 @@ def f_vjp(x, n, s_out_bar):
     x_bar = 0.0
     s_bar = s_out_bar
     for i in range(n - 1, -1, -1):
-        _t1_bar = s_bar
         _fp -= 1
         s = _ftape[_fp]
         x_bar += s_bar * math.cos(x)
-        s_bar = _t1_bar * x
-        x_bar += _t1_bar * s
+        x_bar += s_bar * s
+        s_bar = s_bar * x
     return (s_value, x_bar)
 
 
