@@ -110,7 +110,15 @@ class Transformed:
     def entry(self, kinds):
         with self._lock:
             if kinds not in self._entries:
-                self._entries[kinds] = self._build(kinds)
+                try:
+                    self._entries[kinds] = self._build(kinds)
+                except (TransformError, TypeError, ValueError):
+                    raise
+                except Exception as e:     # a sourcediff bug: say so, keep the cause chained
+                    raise TransformError(
+                        f"internal error while generating the {self.mode} of "
+                        f"{getattr(self.fn, '__qualname__', self.fn)} for arguments {kinds}: "
+                        f"{type(e).__name__}: {e}. Please report it with the function's source.") from e
             self._last = kinds
             return self._entries[kinds]
 
