@@ -29,3 +29,7 @@ def error_at(node, source, message):
     """A TransformError pointing at ``node`` of the parsed function ``source``."""
     lineno = getattr(node, "lineno", None) or source.node.lineno
     return TransformError(message, source.filename, lineno, source_line(source.filename, lineno))
+
+
+class ReverseThroughArrays(TransformError):
+    """Reverse mode met an array that carries derivatives (e.g. the tape of inner reverse code)."""

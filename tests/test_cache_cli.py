@@ -64,6 +64,28 @@ def test_editing_a_callee_changes_the_result(tmp_path):
     assert before[0] != after[0] and after[2] > 0
 
 
+RECURSIVE = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    import sourcediff as sd
+    from user_recursive import power3
+    print(sd.grad(power3)(0.5), sd.hessian(power3)(0.5))
+''')
+
+
+def test_recursive_functions_across_processes(tmp_path):
+    # Numba 0.68 crashes loading recursive functions from its cache; such modules must not use it.
+    (tmp_path / "user_recursive.py").write_text(
+        "def rpow(x, n):\n    if n == 0:\n        return 1.0\n    return x * rpow(x, n - 1)\n\n"
+        "def power3(x):\n    return rpow(x, 3)\n")
+    env = dict(os.environ, SOURCEDIFF_CACHE_DIR=str(tmp_path / "cache"), SOURCEDIFF_BACKEND="numba")
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", RECURSIVE, str(tmp_path)], env=env,
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["0.75", "3.0"]
+
+
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "sourcediff", *args], capture_output=True, text=True)
 

@@ -38,7 +38,9 @@ def operands(expr):
         return [expr]
     if kind == "rule":
         return expr.sd_args
-    if kind in ("call", "create", "reserve", "len"):
+    if kind == "create":
+        return list(expr.args[:1])       # the length; the dtype is no value
+    if kind in ("call", "reserve", "len"):
         return list(expr.args)
     if kind == "read":
         return [expr.value] + index_atoms(expr.slice)

@@ -5,8 +5,8 @@ HEADER = ("import math\nimport numpy as np\nfrom numba import njit\n"
           "from sourcediff.backends import numba_runtime as _rt\n")
 
 
-def decorate(fn_source):
-    return "@njit(cache=True)\n" + fn_source
+def decorate(fn_source, cache=True):
+    return ("@njit(cache=True)\n" if cache else "@njit\n") + fn_source
 
 
 def finish(dispatcher):

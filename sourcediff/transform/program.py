@@ -13,7 +13,7 @@ from ..analysis.types import Types
 from ..codegen import Naming, fold, tidy
 from ..errors import error_at
 from ..frontend.normalize import normalize
-from ..frontend.parse import python_function
+from ..frontend.parse import parse, python_function
 from .common import primal_function
 from .forward import Forward
 from .reverse import Reverse
@@ -31,15 +31,27 @@ def concrete(fn, kinds=None):
     return python_function(fn)
 
 
+_normalizing = set()
+
+
 def core_of(fn):
     with _lock:
         if fn not in _cores:
-            _cores[fn] = normalize(fn, arity)
+            _normalizing.add(fn)
+            try:
+                _cores[fn] = normalize(fn, arity)
+            finally:
+                _normalizing.discard(fn)
         return _cores[fn]
 
 
 def arity(fn):
-    return len(core_of(concrete(fn)).outputs)
+    """How many values ``fn`` returns (read from its returns while it is being normalised)."""
+    fn = concrete(fn)
+    if fn in _normalizing:
+        returns = [n.value for n in ast.walk(parse(fn).node) if isinstance(n, ast.Return)]
+        return max((len(r.elts) if isinstance(r, ast.Tuple) else 1 for r in returns), default=1)
+    return len(core_of(fn).outputs)
 
 
 def types_of(fn, kinds):
@@ -81,6 +93,8 @@ class Program:
         self.functions = []   # generated FunctionDefs, in order
         self.taken = set()
         self.extra = []       # hand-built wrappers
+        self.calls = {}       # function name -> names it calls
+        self._current = None
 
     def unique(self, stem):
         candidate, i = stem, 2
@@ -96,6 +110,8 @@ class Program:
             base = core_of(fn).name
             self.names[key] = self.unique(base if mode == "primal" else f"{base}_{mode}")
             self.pending.append(key)
+        if self._current is not None:
+            self.calls.setdefault(self._current, set()).add(self.names[key])
         return self.names[key]
 
     def add(self, fn_def):
@@ -104,8 +120,21 @@ class Program:
     def build(self):
         while self.pending:
             key = self.pending.pop(0)
+            self._current = self.names[key]
             self.functions.append(self.generate(key))
+        self._current = None
         return self.functions + self.extra
+
+    @property
+    def recursive(self):
+        """Whether some generated function calls itself, directly or not."""
+        def reaches(start, goal, seen):
+            for callee in self.calls.get(start, ()):
+                if callee == goal or (callee not in seen and not seen.add(callee)
+                                      and reaches(callee, goal, seen)):
+                    return True
+            return False
+        return any(reaches(name, name, set()) for name in self.calls)
 
     def generate(self, key):
         fn, kinds, mode, mask = key

@@ -14,7 +14,7 @@ from .. import kinds as K
 from ..analysis.dataflow import assigned_names, names, op_kind, operands, targets
 from ..analysis.tape import partial_reads, simple_while, _reads_outside
 from ..codegen import const, simplify
-from ..errors import error_at
+from ..errors import ReverseThroughArrays, error_at
 from ..frontend.normalize import assign, breakif, instantiate, is_breakif, name
 from .common import call_args_kinds, emit_primal
 
@@ -51,8 +51,10 @@ class Reverse:
     def is_active(self, atom):
         return isinstance(atom, ast.Name) and atom.id in self.active
 
-    def error(self, stmt, message):
-        return error_at(stmt, self.core.source, message)
+    def array_error(self, stmt):
+        e = error_at(stmt, self.core.source, "reverse mode through arrays that carry derivatives "
+                     "arrives with array support; use jvp/jacfwd for this function")
+        return ReverseThroughArrays(e.reason, e.filename, e.lineno, e.code)
 
     # ------------------------------------------------------------ analysis helpers
     def _deps(self, r, seen=None):
@@ -360,8 +362,7 @@ class Reverse:
         target = stmt.targets[0]
         if isinstance(target, ast.Subscript):
             if target.value.id in self.active:
-                raise self.error(stmt, "reverse mode through writes into arrays arrives with "
-                                 "array support; use jvp/jacfwd for this function")
+                raise self.array_error(stmt)
             return []
         outs = targets(stmt)
         active_outs = [o for o in outs if o in self.active]
@@ -380,8 +381,7 @@ class Reverse:
             code = [add_to(self.bar(expr.id), name(self.bar(var)))] if self.is_active(expr) else []
             self.zeroed.discard(getattr(expr, "id", None))
             return code + self.finish(var, stmt)
-        raise self.error(stmt, "reverse mode through array values arrives with array support; "
-                         "use jvp/jacfwd for this function")
+        raise self.array_error(stmt)
 
     def finish(self, var, stmt, reset=True):
         """After the adjoint of an assignment to ``var``: reset its adjoint, restore its value."""
