@@ -32,8 +32,11 @@ class Plan:
     recompute: dict = field(default_factory=dict)  # name -> its single assignment
     taped: set = field(default_factory=set)
     saved_loop_vars: set = field(default_factory=set)
-    first_defs: set = field(default_factory=set)    # ids of assignments no value precedes
-    defined_first: set = field(default_factory=set)  # names whose first binding is one of them
+    pushes: set = field(default_factory=set)         # (statement id, name): save before it
+    defined_first: set = field(default_factory=set)  # names first bound at the top level
+
+    def pushed(self, stmt, name):
+        return (id(stmt), name) in self.pushes
 
 
 def partial_reads(stmt, active):
@@ -200,16 +203,73 @@ def plan(core, types, active):
     result = Plan(active=set(active))
     result.recompute = _recomputable(core, types)
     multiple = multiply_assigned(core)
+    order = _execution_order(core)
     while True:
-        needed = _needed(core, result)
-        taped = {n for n in needed if n in multiple and n not in result.recompute}
-        if needed == result.needed and taped == result.taped:
+        sites = _read_sites(core, result)
+        needed = set().union(*(r for _, r in sites))
+        candidates = {n for n in needed if n in multiple and n not in result.recompute}
+        pushes = _push_sites(core, sites, candidates, order)
+        taped = {var for _, var in pushes}
+        if needed == result.needed and pushes == result.pushes:
             break
-        result.needed, result.taped = needed, taped
-    result.first_defs, result.defined_first = _first_definitions(core)
+        result.needed, result.taped, result.pushes = needed, taped, pushes
+    _, result.defined_first = _first_definitions(core)
     result.saved_loop_vars = _loop_vars_read_outside(core, result)
     result.needed |= result.saved_loop_vars
     return result
+
+
+def _execution_order(core):
+    """For each statement: its position in program order and the loops around it."""
+    position, loops = {}, {}
+
+    def visit(stmts, around):
+        for stmt in stmts:
+            position[id(stmt)] = len(position)
+            loops[id(stmt)] = around
+            if isinstance(stmt, ast.If):
+                visit(stmt.body, around)
+                visit(stmt.orelse, around)
+            elif isinstance(stmt, (ast.For, ast.While)):
+                visit(stmt.body, around | {id(stmt)})
+    visit(core.body, frozenset())
+    return position, loops
+
+
+def _push_sites(core, sites, candidates, order):
+    """(statement id, name) pairs where the old value of ``name`` must be saved.
+
+    An assignment overwrites a value the backward sweep still needs only if
+    a backward read of that name happens before it runs forward: earlier in
+    the program, in a loop around both, or in the assignment's own adjoint
+    (``s = s * x`` reads the old ``s``; inside a loop, the value it assigns is
+    overwritten by the next iteration).
+    """
+    position, loops = order
+    readers = {}
+    for stmt, reads in sites:
+        for n in reads & candidates:
+            readers.setdefault(n, []).append(stmt)
+    out = set()
+    for stmt in walk(core.body):
+        if isinstance(stmt, ast.Assign):
+            bound = targets(stmt)
+        elif isinstance(stmt, (ast.For, ast.While)) and stmt.sd_counter:
+            bound = [stmt.sd_counter]
+        else:
+            continue
+        for var in bound:
+            for reader in readers.get(var, ()):
+                if reader is stmt:     # its old value, or its new one which later iterations overwrite
+                    before = (isinstance(stmt, ast.Assign) and var in names(operands(stmt.value))) \
+                        or bool(loops[id(stmt)])
+                else:
+                    before = position[id(reader)] < position[id(stmt)] or \
+                        bool(loops[id(reader)] & loops[id(stmt)])
+                if before:
+                    out.add((id(stmt), var))
+                    break
+    return out
 
 
 def _first_definitions(core):
@@ -224,43 +284,50 @@ def _first_definitions(core):
     return first, names_
 
 
-def _needed(core, plan):
-    """Names read by the backward sweep, directly or to recompute a value it reads."""
-    reads = set()
+def _read_sites(core, plan):
+    """(statement, names) for every backward read: direct, or to recompute a value it reads."""
+    sites = []
 
     def has_work(stmts):
         return any(_work(s) for s in stmts)
 
     def _work(stmt):
         if isinstance(stmt, ast.Assign):
-            return bool(set(targets(stmt)) & (plan.active | plan.taped)) or (
+            return bool(set(targets(stmt)) & plan.active) or any(
+                (id(stmt), t) in plan.pushes for t in targets(stmt)) or (
                 isinstance(stmt.targets[0], ast.Subscript) and stmt.targets[0].value.id in plan.active)
         if isinstance(stmt, ast.If):
             return has_work(stmt.body) or has_work(stmt.orelse)
         if isinstance(stmt, (ast.For, ast.While)):
-            return has_work(stmt.body) or (stmt.sd_counter in plan.taped)
+            return has_work(stmt.body) or (id(stmt), stmt.sd_counter) in plan.pushes
         return False
 
     def visit(stmts):
         for k, stmt in enumerate(stmts):
             if isinstance(stmt, ast.Assign):
-                reads.update(adjoint_reads(stmt, plan))
+                sites.append((stmt, adjoint_reads(stmt, plan)))
             elif isinstance(stmt, ast.If):
                 if is_breakif(stmt):
                     if not stmt.sd_while_cond and has_work(stmts[k + 1:]):
-                        reads.add(stmt.test.id)
+                        sites.append((stmt, {stmt.test.id}))
                     continue
                 if _work(stmt) and isinstance(stmt.test, ast.Name):
-                    reads.add(stmt.test.id)
+                    sites.append((stmt, {stmt.test.id}))
                 visit(stmt.body)
                 visit(stmt.orelse)
             elif isinstance(stmt, (ast.For, ast.While)):
                 if has_work(stmt.body):
-                    reads.update(loop_reads(stmt))
+                    reads = loop_reads(stmt)
                     if isinstance(stmt, ast.While) and not simple_while(stmt):
-                        reads.update(s.test.id for s in stmt.body if is_breakif(s))
+                        reads |= {s.test.id for s in stmt.body if is_breakif(s)}
+                    sites.append((stmt, reads))
                 visit(stmt.body)
     visit(core.body)
+    return [(stmt, _with_recomputation(reads, plan)) for stmt, reads in sites]
+
+
+def _with_recomputation(reads, plan):
+    reads = set(reads)
     frontier = list(reads)
     while frontier:
         n = frontier.pop()

@@ -18,11 +18,11 @@ def finish(dispatcher):
             return dispatcher(*args)
         except NumbaError as e:
             raise TransformError(
-                f"Numba could not compile the generated code of {dispatcher.py_func.__name__} "
-                f"(in {dispatcher.py_func.__code__.co_filename}); run with backend='python' to see "
+                f"Numba could not compile the generated code of {call.py_func.__name__} "
+                f"(in {call.py_func.__code__.co_filename}); run with backend='python' to see "
                 f"it run, and report it if the input is supported. Numba said:\n{_first_lines(e)}"
             ) from None
-    call.py_func = dispatcher.py_func
+    call.py_func = getattr(dispatcher, "py_func", dispatcher)
     call.dispatcher = dispatcher
     return call
 

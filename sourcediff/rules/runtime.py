@@ -40,7 +40,8 @@ def reserve(tape, needed):
     if needed <= size:
         return tape
     grown = np.empty(max(needed, 2 * size), tape.dtype)
-    grown[:size] = tape
+    for i in range(size):      # a loop: Numba compiles a slice copy's error path in seconds
+        grown[i] = tape[i]
     return grown
 
 

@@ -115,6 +115,8 @@ class Program:
         return self.names[key]
 
     def add(self, fn_def):
+        """A hand-built entry function; it runs as plain Python around the compiled ones."""
+        fn_def.sd_python_only = True
         self.extra.append(fn_def)
 
     def build(self):

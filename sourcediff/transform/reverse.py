@@ -179,7 +179,7 @@ class Reverse:
         for stmt in stmts:
             if isinstance(stmt, ast.Assign):
                 for t in targets(stmt):
-                    if t in self.plan.taped and id(stmt) not in self.plan.first_defs:
+                    if self.plan.pushed(stmt, t):
                         out += self.push(t)
                         _add(counts, self.tape(t)[0][1], 1)
                 out.append(emit_primal(stmt, self.types, self.program))
@@ -203,7 +203,7 @@ class Reverse:
     def _loop_pushes(self, stmt, counts):
         out = []
         for var in (stmt.target.id if isinstance(stmt, ast.For) else None, stmt.sd_counter):
-            if var and (var in self.plan.taped or var in self.plan.saved_loop_vars):
+            if var and (self.plan.pushed(stmt, var) or var in self.plan.saved_loop_vars):
                 out += self.push(var)
                 _add(counts, self.tape(var)[0][1], 1)
         if stmt.sd_counter:
@@ -315,7 +315,7 @@ class Reverse:
     def _loop_pops(self, stmt):
         out = []
         for var in (stmt.sd_counter, stmt.target.id if isinstance(stmt, ast.For) else None):
-            if var and (var in self.plan.taped or var in self.plan.saved_loop_vars):
+            if var and (self.plan.pushed(stmt, var) or var in self.plan.saved_loop_vars):
                 out += self.pop(var)
         return out
 
@@ -369,9 +369,7 @@ class Reverse:
         expr = stmt.value
         kind = op_kind(expr)
         if not active_outs:
-            if id(stmt) in self.plan.first_defs:
-                return []
-            return [s for o in reversed(outs) if o in self.plan.taped for s in self.pop(o)]
+            return [s for o in reversed(outs) if self.plan.pushed(stmt, o) for s in self.pop(o)]
         if kind == "rule":
             return self.reverse_rule(stmt, outs[0])
         if kind == "call":
@@ -386,15 +384,26 @@ class Reverse:
     def finish(self, var, stmt, reset=True):
         """After the adjoint of an assignment to ``var``: reset its adjoint, restore its value."""
         code = []
-        first = id(stmt) in self.plan.first_defs
-        if reset and not first and var in self.multiple and not self._is_block_local(var):
+        if reset and var in self.multiple and not self._is_block_local(var) and \
+                not self._first_binding(stmt, var):
             code.append(assign(self.bar(var), ast.Constant(0.0)))
             self.zeroed.add(var)
-        if var in self.plan.taped and not first:
+        if self.plan.pushed(stmt, var):
             code += self.pop(var)
         else:
             self.invalidate(var)
         return code
+
+    def _first_binding(self, stmt, var):
+        """Whether ``stmt`` is the first top-level binding of ``var`` (no earlier value to reset for)."""
+        if var in self.core.params:
+            return False
+        for top in self.top:
+            if top is stmt:
+                return True
+            if var in assigned_names([top]):
+                return False
+        return False
 
     def _is_block_local(self, var):
         return any(var in v for v in self.block_locals.values())
@@ -405,7 +414,7 @@ class Reverse:
         args = expr.sd_args
         self_ref = var in names(args)
         code = []
-        if self_ref and var in self.plan.taped:
+        if self_ref and self.plan.pushed(stmt, var):
             code += self.pop(var)
         code += self.materialize(partial_reads(stmt, self.active))
         mapping = dict(zip(rule.params, args), ans=copy.deepcopy(expr) if self_ref else name(var))
@@ -443,7 +452,7 @@ class Reverse:
         self_ref = set(outs) & set(names(expr.args))
         code = []
         for o in outs:
-            if o in self_ref and o in self.plan.taped:
+            if o in self_ref and self.plan.pushed(stmt, o):
                 code += self.pop(o)
         code += self.materialize(set(names(expr.args)))
         out_kinds = [self.types.env[o] for o in outs]
