@@ -6,6 +6,7 @@ import sys
 
 from . import kinds as K
 from .api import Transformed, guess_kinds
+from .backends import modules
 from .errors import TransformError
 
 MODES = ("grad", "jvp", "vjp", "jit", "value_and_grad", "jacfwd", "jacrev")
@@ -36,6 +37,24 @@ def _parse_kinds(text):
     return tuple(out)
 
 
+def _cache(action):
+    directory = modules.cache_dir()
+    if directory is None:
+        print("sourcediff: no usable cache directory (compiling in memory)")
+        return 1
+    entries = modules.cache_entries(directory)
+    if action == "clear":
+        removed = modules.clear_cache(directory)
+        print(f"removed {removed} files from {directory}")
+        return 0
+    size = sum(e["bytes"] for e in entries)
+    print(f"cache directory: {directory}")
+    print(f"{len(entries)} generated modules, {size / 1e6:.1f} MB with their compiled code")
+    for e in sorted(entries, key=lambda e: e["mtime"], reverse=True)[:20]:
+        print(f"  {e['name']}  {e['bytes'] / 1e3:8.1f} kB  {e['summary']}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sourcediff",
                                      description="Show the code sourcediff generates.")
@@ -48,7 +67,11 @@ def main(argv=None):
                       help="whose module to show (default python: no decorators)")
     show.add_argument("--kinds", help="argument kinds, e.g. float,int,array "
                                       "(default: from annotations, defaults and use)")
+    cache = sub.add_parser("cache", help="show or empty the compile cache")
+    cache.add_argument("action", choices=("info", "clear"))
     args = parser.parse_args(argv)
+    if args.command == "cache":
+        return _cache(args.action)
 
     path, _, func = args.target.rpartition(":")
     if not path or not func:

@@ -111,3 +111,19 @@ def test_cli_unknown_function(tmp_path):
     (tmp_path / "user_module.py").write_text(USER_MODULE)
     out = cli("show", f"{tmp_path / 'user_module.py'}:nope")
     assert out.returncode != 0 and "has no function 'nope'" in out.stderr
+
+
+def test_cli_cache_info_and_clear(tmp_path):
+    (tmp_path / "user_module.py").write_text(USER_MODULE)
+    cache = tmp_path / "cache"
+    run_driver(tmp_path, cache)
+    env = dict(os.environ, SOURCEDIFF_CACHE_DIR=str(cache))
+    info = subprocess.run([sys.executable, "-m", "sourcediff", "cache", "info"], env=env,
+                          capture_output=True, text=True, check=True).stdout
+    assert f"cache directory: {cache}" in info and "1 generated modules" in info
+    assert "grad of f (from user_module.py)" in info
+    cleared = subprocess.run([sys.executable, "-m", "sourcediff", "cache", "clear"], env=env,
+                             capture_output=True, text=True, check=True).stdout
+    assert cleared.startswith("removed ")
+    assert not [p for p in cache.rglob("sd_*")]
+    assert run_driver(tmp_path, cache)[2] > 0      # compiles again

@@ -87,3 +87,35 @@ def _in_memory(source, module_name):
     sys.modules[module_name] = module
     exec(compile(source, filename, "exec"), module.__dict__)
     return module
+
+
+def cache_entries(directory):
+    """The generated modules in ``directory``: name, size with compiled code, first docstring line."""
+    out = []
+    pycache = os.path.join(directory, "__pycache__")
+    compiled = os.listdir(pycache) if os.path.isdir(pycache) else []
+    for name in os.listdir(directory):
+        if not (name.startswith("sd_") and name.endswith(".py")):
+            continue
+        path = os.path.join(directory, name)
+        stem = name[:-3]
+        size = os.path.getsize(path) + sum(os.path.getsize(os.path.join(pycache, c))
+                                           for c in compiled if c.startswith(stem + "."))
+        with open(path, encoding="utf-8", errors="replace") as f:
+            summary = f.readline().strip().strip('"')
+        out.append({"name": stem, "bytes": size, "mtime": os.path.getmtime(path), "summary": summary})
+    return out
+
+
+def clear_cache(directory):
+    """Remove every generated module and its compiled code; the number of files removed."""
+    removed = 0
+    pycache = os.path.join(directory, "__pycache__")
+    for folder in (directory, pycache):
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            if name.startswith("sd_") or name.endswith(".tmp"):
+                os.remove(os.path.join(folder, name))
+                removed += 1
+    return removed
