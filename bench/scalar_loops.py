@@ -37,7 +37,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 
 import numpy as np

@@ -131,7 +131,7 @@ def _recomputable(core, types):
                 if len(defs[t]) == 1 and t not in core.params and t not in loop_bound \
                         and not isinstance(types.env.get(t), K.Array) and _cheap(stmt, written) \
                         and t not in names(operands(stmt.value)) \
-                        and not _reads_outside(core.body, stmts[k + 1:], t, stmt):
+                        and not reads_outside(core.body, stmts[k + 1:], t, stmt):
                     candidates[t] = k
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
                 visit(stmt.body)
@@ -173,7 +173,7 @@ def _cheap(stmt, written):
     return kind in ("copy", "shape", "len", "attr")
 
 
-def _reads_outside(body, region, name, def_stmt):
+def reads_outside(body, region, name, def_stmt):
     """Whether ``name`` is read anywhere but in ``region`` (the statements after its def)."""
     inside = {id(s) for s in walk(region)}
     for stmt in walk(body):

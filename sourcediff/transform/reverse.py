@@ -11,11 +11,11 @@ import ast
 import copy
 
 from .. import kinds as K
-from ..analysis.dataflow import assigned_names, names, op_kind, operands, targets
-from ..analysis.tape import partial_reads, simple_while, _reads_outside
-from ..codegen import const, simplify
+from ..analysis.dataflow import assigned_names, names, op_kind, operands, targets, walk
+from ..analysis.tape import partial_reads, reads_outside, simple_while
+from ..codegen import const, number, simplify
 from ..errors import ReverseThroughArrays, error_at
-from ..frontend.normalize import assign, breakif, instantiate, is_breakif, name
+from ..frontend.normalize import assign, instantiate, is_breakif, name
 from .common import call_args_kinds, emit_primal
 
 
@@ -72,7 +72,7 @@ class Reverse:
             if isinstance(stmt, ast.Assign):
                 for t in targets(stmt):
                     if t in self.active and t not in self.core.params and not \
-                            _reads_outside(self.core.body, stmts[k + 1:], t, stmt) and \
+                            reads_outside(self.core.body, stmts[k + 1:], t, stmt) and \
                             sum(1 for s in assigned_defs(self.core.body, t)) == 1:
                         out.add(t)
             for field in ("body", "orelse"):
@@ -476,7 +476,6 @@ class Reverse:
 
 
 def assigned_defs(body, var):
-    from ..analysis.dataflow import walk
     return [s for s in walk(body) if isinstance(s, ast.Assign) and var in targets(s)]
 
 
@@ -501,7 +500,6 @@ def _range_parts(args):
 
 
 def _step(args):
-    from ..codegen import number
     return number(_range_parts(args)[2])
 
 
@@ -527,7 +525,6 @@ def reversed_range(stmt, naming, body):
     var = stmt.target.id
     c = _step(stmt.iter.args)
     counter = stmt.sd_counter
-    from ..codegen import number
     if counter is None and c in (1, -1):
         last = simplify(ast.BinOp(stop, ast.Sub(), ast.Constant(c)))
         end = simplify(ast.BinOp(start, ast.Sub(), ast.Constant(c)))
