@@ -18,6 +18,9 @@ def differentiable_operands(expr):
         return [a for a, p in zip(atoms, expr.sd_rule.partials) if p is not None]
     if kind in ("copy", "call"):
         return atoms
+    if kind == "custom":
+        nondiff = expr.sd_custom.custom.nondiff_argnums
+        return [a for a, p in zip(atoms, expr.sd_positions) if p not in nondiff]
     if kind in ("read", "reserve"):
         return atoms[:1]
     return []
@@ -31,6 +34,8 @@ def _flows(core):
         sources = [a.id for a in differentiable_operands(stmt.value) if isinstance(a, ast.Name)]
         if is_write(stmt):
             yield sources, [stmt.targets[0].value.id]
+        elif op_kind(stmt.value) == "custom" and stmt.value.sd_residuals:
+            yield sources, targets(stmt)[:1]       # residuals carry no derivative
         else:
             yield sources, targets(stmt)
 

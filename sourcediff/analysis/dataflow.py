@@ -16,6 +16,8 @@ def op_kind(expr):
         return "copy"
     if hasattr(expr, "sd_rule"):
         return "rule"
+    if getattr(expr, "sd_custom", None) is not None:
+        return "custom"
     if getattr(expr, "sd_func", None) is not None:
         return "call"
     if hasattr(expr, "sd_create"):
@@ -40,7 +42,7 @@ def operands(expr):
         return expr.sd_args
     if kind == "create":
         return list(expr.args[:1])       # the length; the dtype is no value
-    if kind in ("call", "reserve", "len"):
+    if kind in ("call", "custom", "reserve", "len"):
         return list(expr.args)
     if kind == "read":
         return [expr.value] + index_atoms(expr.slice)

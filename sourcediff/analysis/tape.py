@@ -16,6 +16,7 @@ import ast
 from dataclasses import dataclass, field
 
 from .. import kinds as K
+from ..custom import custom_vjp
 from ..frontend.normalize import instantiate, is_breakif
 from .dataflow import assigned_names, index_atoms, names, op_kind, operands, read_names, targets, walk
 
@@ -64,6 +65,8 @@ def adjoint_reads(stmt, plan):
             return partial_reads(stmt, active)
         if kind == "call":
             return set(names(stmt.value.args))
+        if kind == "custom":
+            return custom_reads(stmt)
         if kind == "read":
             return set(names(index_atoms(stmt.value.slice)))
         return set()
@@ -71,6 +74,16 @@ def adjoint_reads(stmt, plan):
     if isinstance(target, ast.Subscript) and target.value.id in active:
         return set(names(index_atoms(target.slice)))
     return set()
+
+
+def custom_reads(stmt):
+    """A JVP rule's transpose reads all arguments; a bwd rule the residuals and nondiff arguments."""
+    expr = stmt.value
+    if expr.sd_residuals or isinstance(expr.sd_custom.custom, custom_vjp):
+        nondiff = expr.sd_custom.custom.nondiff_argnums
+        kept = [a for a, p in zip(expr.args, expr.sd_positions) if p in nondiff]
+        return set(names(kept)) | set(targets(stmt)[1:])
+    return set(names(expr.args))
 
 
 def loop_reads(stmt):

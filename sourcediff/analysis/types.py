@@ -81,6 +81,16 @@ class Types:
             if None in args:
                 return None
             return self.callee_result(expr.sd_func, tuple(args), stmt)
+        if kind == "custom":
+            if None in args:
+                return None
+            out = self.callee_result(expr.sd_body, tuple(args), stmt)
+            if not expr.sd_residuals:
+                return out
+            # fwd calls the custom function itself: its residuals may not be known yet
+            fwd = self.callee_result(expr.sd_fwd, tuple(args), stmt)
+            residuals = fwd.items[1:] if isinstance(fwd, K.Tuple) else (None,) * expr.sd_residuals
+            return K.Tuple((out,) + tuple(residuals))
         if kind == "create":
             return K.Array(expr.sd_create, 1)
         if kind == "reserve":

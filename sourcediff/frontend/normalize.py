@@ -20,9 +20,10 @@ import copy
 import inspect
 from dataclasses import dataclass, field
 
+from ..custom import CustomCall, custom_vjp
 from ..errors import error_at
 from ..rules import scalar
-from . import fence
+from . import custom_rules, fence
 from .parse import parse
 from .resolve import local_names, resolve
 
@@ -301,6 +302,14 @@ class Atomizer:
         return self.out
 
     def emit(self, node):
+        value = getattr(node, "value", None)
+        if isinstance(node, ast.Assign) and getattr(value, "sd_residuals", 0):
+            # a custom_vjp call also binds its residuals, which the backward sweep reads
+            first = node.targets[0]
+            if not isinstance(first, ast.Name):
+                raise self.error(node, "a custom_vjp function with residuals must return one value here")
+            residuals = [name(self.names.fresh("_res"), ast.Store()) for _ in range(value.sd_residuals)]
+            node.targets = [ast.Tuple(elts=[first] + residuals, ctx=ast.Store())]
         self.out.append(node)
 
     def _statement(self, stmt):
@@ -411,8 +420,9 @@ class Atomizer:
             return
         if isinstance(value, ast.Call):
             call = self.operation(value)
-            if getattr(call, "sd_func", None) is not None:
-                arity = self.arity(call.sd_func)
+            fn = getattr(call, "sd_func", None) or getattr(call, "sd_body", None)
+            if fn is not None and not getattr(call, "sd_residuals", 0):
+                arity = self.arity(fn)
                 if arity != len(names_):
                     raise self.error(stmt, f"{call.func.id} returns {arity} value(s); "
                                      f"cannot unpack them into {len(names_)} names")
@@ -580,6 +590,8 @@ class Atomizer:
             return call
         if ref.kind == "func":
             return self._user_call(node, ref.value, text)
+        if ref.kind == "custom":
+            return self._custom_call(node, ref.value, text)
         if ref.kind == "undefined":
             raise self.error(node, f"name `{ref.value}` is not defined")
         raise self.error(node, f"`{text}` has no derivative rule and no Python source to "
@@ -587,7 +599,7 @@ class Atomizer:
                          f"{', '.join(scalar.supported_function_names())} and plain Python functions")
 
     def _user_call(self, node, fn, text):
-        signature = inspect.signature(getattr(fn, "sd_signature_of", fn))
+        signature = getattr(fn, "signature", None) or inspect.signature(getattr(fn, "sd_signature_of", fn))
         try:
             bound = signature.bind(*node.args, **{k.arg: k.value for k in node.keywords})
         except TypeError as e:
@@ -603,6 +615,48 @@ class Atomizer:
                                  "(only number defaults are filled in)")
         call = ast.Call(func=name(getattr(fn, "__name__", "f")), args=args, keywords=[])
         call.sd_func = fn
+        return ast.copy_location(call, node)
+
+    def _custom_call(self, node, target, text):
+        """A call of a custom_jvp/custom_vjp function; function-valued nondiff arguments become static."""
+        call_ref = target if isinstance(target, CustomCall) else CustomCall(target)
+        custom = call_ref.custom
+        positions = call_ref.positions()
+        if isinstance(target, CustomCall):        # generated code passes the non-static arguments
+            values = dict(zip(positions, node.args))
+        else:
+            try:
+                bound = custom.signature.bind(*node.args, **{k.arg: k.value for k in node.keywords})
+            except TypeError as e:
+                raise self.error(node, f"call of {text}: {e}") from None
+            values = {}
+            for i, param in enumerate(custom.signature.parameters.values()):
+                if param.name in bound.arguments:
+                    values[i] = bound.arguments[param.name]
+                elif isinstance(param.default, (bool, int, float)):
+                    values[i] = ast.Constant(param.default)
+                else:
+                    raise self.error(node, f"call of {text}: parameter {param.name} needs a value")
+        static, atoms, used = list(call_ref.static), [], []
+        for i in positions:
+            ref = resolve(values[i], self.source, self.local) if isinstance(values[i], (ast.Name, ast.Attribute)) else None
+            if ref is not None and ref.kind in ("func", "rule", "custom"):
+                if i not in custom.nondiff_argnums:
+                    raise self.error(node, f"argument {i} of {custom.name} is a function; pass functions "
+                                     "to custom functions as non-differentiable arguments (nondiff_argnums)")
+                static.append((i, ref.value))
+                continue
+            atoms.append(self.atom(values[i]))
+            used.append(i)
+        call_ref = CustomCall(custom, tuple(static))
+        call = ast.Call(func=name(custom.name), args=atoms, keywords=[])
+        call.sd_custom = call_ref
+        call.sd_positions = used
+        call.sd_body = custom_rules.body(call_ref)
+        call.sd_residuals = 0
+        if isinstance(custom, custom_vjp) and custom.fwd is not None:
+            call.sd_fwd = custom_rules.fwd_rule(call_ref)
+            call.sd_residuals = len(custom_rules.leaves(call.sd_fwd.residuals))
         return ast.copy_location(call, node)
 
     def _create(self, node, kind):

@@ -38,6 +38,8 @@ class Source:
 def python_function(fn):
     """The plain Python function behind ``fn`` (a Numba dispatcher, say)."""
     fn = getattr(fn, "py_func", fn)
+    if hasattr(fn, "sd_source"):
+        return fn
     if isinstance(fn, functools.partial) or not inspect.isfunction(fn):
         raise TransformError(
             f"sourcediff transforms plain Python functions (def or lambda); got {fn!r}")
@@ -68,6 +70,8 @@ def _parse_cached(fn):
 
 
 def parse(fn):
+    if hasattr(fn, "sd_source"):        # a function sourcediff built (a flattened custom rule)
+        return fn.sd_source
     return _parse_cached(python_function(fn))
 
 

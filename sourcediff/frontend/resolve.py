@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..custom import is_custom
 from ..rules import runtime, scalar
 
 ARRAY_CREATION = {id(np.empty): "empty", id(np.zeros): "zeros", id(np.ones): "ones"}
@@ -31,6 +32,9 @@ def local_names(fn_node):
 
 
 def classify(value):
+    origin = getattr(getattr(value, "py_func", value), "sd_origin", None)
+    if origin is not None:            # a function of a generated module stands for its origin
+        value = origin
     if isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
         return Ref("const", value.item() if isinstance(value, np.generic) else value)
     if isinstance(value, np.ndarray):
@@ -47,7 +51,10 @@ def classify(value):
         return Ref("dtype", DTYPES[id(value)])
     if value is builtins.range or value is builtins.len:
         return Ref("builtin", value.__name__)
-    if inspect.isfunction(getattr(value, "py_func", value)) or hasattr(value, "sd_python_function"):
+    if is_custom(value):
+        return Ref("custom", value)
+    if inspect.isfunction(getattr(value, "py_func", value)) or hasattr(value, "sd_python_function") \
+            or hasattr(value, "sd_source"):
         return Ref("func", value)
     return Ref("other", value)
 

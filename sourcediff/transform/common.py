@@ -10,13 +10,27 @@ def call_args_kinds(expr, types):
 
 
 def emit_primal(stmt, types, program):
-    """A copy of a core statement whose calls name the program's primal functions."""
+    """A copy of a core statement whose calls name the program's primal functions.
+
+    A custom function called plainly runs its body (residual targets dropped).
+    """
     new = copy.deepcopy(stmt)
     for node in ast.walk(new):
-        if isinstance(node, ast.Call) and getattr(node, "sd_func", None) is not None:
-            node.func = ast.Name(program.request(node.sd_func, call_args_kinds(node, types), "primal", None),
-                                 ast.Load())
+        if isinstance(node, ast.Call):
+            fn = getattr(node, "sd_func", None) or getattr(node, "sd_custom", None)
+            if fn is not None:
+                node.func = ast.Name(program.request(fn, call_args_kinds(node, types), "primal", None),
+                                     ast.Load())
+    if isinstance(new, ast.Assign) and getattr(new.value, "sd_residuals", 0):
+        new.targets = [new.targets[0].elts[0]]
     return new
+
+
+def custom_parts(expr):
+    """(non-differentiable atoms, differentiable atoms) of a custom call, in order."""
+    nondiff = expr.sd_custom.custom.nondiff_argnums
+    pairs = list(zip(expr.args, expr.sd_positions))
+    return [a for a, p in pairs if p in nondiff], [a for a, p in pairs if p not in nondiff]
 
 
 def primal_function(core, types, program, fn_name):

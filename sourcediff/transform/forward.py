@@ -10,7 +10,10 @@ from .. import kinds as K
 from ..codegen import add_all, simplify
 from ..frontend.normalize import assign, instantiate, name
 from ..analysis.dataflow import names, op_kind, targets
-from .common import call_args_kinds, emit_primal
+from ..custom import custom_vjp
+from ..errors import error_at
+from ..frontend import custom_rules
+from .common import call_args_kinds, custom_parts, emit_primal
 
 
 class Forward:
@@ -75,6 +78,8 @@ class Forward:
         kind = op_kind(expr)
         if kind == "call":
             return [self.call(stmt)]
+        if kind == "custom":
+            return [self.custom(stmt)]
         var = outs[0]
         if kind == "rule":
             self_ref = var in names(expr.sd_args)
@@ -114,3 +119,22 @@ class Forward:
         args = [copy.deepcopy(a) for a in expr.args] + [self.dot(a) for a, m in zip(expr.args, mask) if m]
         call = ast.Call(func=name(callee), args=args, keywords=[])
         return assign(ast.Tuple(elts=elts, ctx=ast.Store()), call, stmt)
+
+    def custom(self, stmt):
+        """The user's JVP rule, spliced in: ``out, out_dot = rule(*nondiff, *primals, *tangents)``."""
+        expr = stmt.value
+        custom = expr.sd_custom.custom
+        if isinstance(custom, custom_vjp):
+            raise error_at(stmt, self.core.source, "can't apply forward-mode autodiff (jvp) to a "
+                           f"custom_vjp function. {custom.name} has a custom_vjp rule only; use grad, "
+                           "vjp or jacrev, or give it a custom_jvp rule")
+        custom.check_defined()
+        rule = custom_rules.jvp_rule(expr.sd_custom)
+        nondiff, diff = custom_parts(expr)
+        args = [copy.deepcopy(a) for a in nondiff + diff] + [self.dot(a) for a in diff]
+        callee = self.program.request(rule, tuple(self.types.of(a) for a in args), "primal", None)
+        outs = targets(stmt)
+        dots = [self.dot_name(o) if o in self.active else "_" for o in outs]
+        elts = [name(o, ast.Store()) for o in outs] + [name(d, ast.Store()) for d in dots]
+        return assign(ast.Tuple(elts=elts, ctx=ast.Store()), ast.Call(func=name(callee), args=args, keywords=[]),
+                      stmt)

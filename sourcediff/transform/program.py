@@ -12,6 +12,8 @@ from ..analysis import activity, tape
 from ..analysis.types import Types
 from ..codegen import Naming, fold, tidy
 from ..errors import error_at
+from ..custom import CustomCall, is_custom
+from ..frontend import custom_rules
 from ..frontend.normalize import normalize
 from ..frontend.parse import parse, python_function
 from .common import primal_function
@@ -28,6 +30,10 @@ def concrete(fn, kinds=None):
     """The Python function that runs for ``fn`` (a transformed function's generated one)."""
     if hasattr(fn, "sd_python_function"):
         return fn.sd_python_function(kinds)
+    if isinstance(fn, CustomCall):
+        return custom_rules.body(fn)
+    if is_custom(fn):
+        return custom_rules.top_level(fn)
     return python_function(fn)
 
 
@@ -94,6 +100,7 @@ class Program:
         self.taken = set()
         self.extra = []       # hand-built wrappers
         self.calls = {}       # function name -> names it calls
+        self.origins = {}     # primal function name -> what it stands for (see resolve.classify)
         self._current = None
 
     def unique(self, stem):
@@ -104,12 +111,15 @@ class Program:
         return candidate
 
     def request(self, fn, kinds, mode, mask):
+        origin = fn
         fn = concrete(fn, kinds)
         key = (fn, tuple(kinds), mode, mask)
         if key not in self.names:
             base = core_of(fn).name
             self.names[key] = self.unique(base if mode == "primal" else f"{base}_{mode}")
             self.pending.append(key)
+            if mode == "primal":
+                self.origins[self.names[key]] = origin
         if self._current is not None:
             self.calls.setdefault(self._current, set()).add(self.names[key])
         return self.names[key]

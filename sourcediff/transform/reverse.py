@@ -12,11 +12,13 @@ import copy
 
 from .. import kinds as K
 from ..analysis.dataflow import assigned_names, names, op_kind, operands, targets, walk
-from ..analysis.tape import partial_reads, reads_outside, simple_while
+from ..analysis.tape import custom_reads, partial_reads, reads_outside, simple_while
 from ..codegen import const, number, simplify
+from ..custom import custom_vjp
 from ..errors import ReverseThroughArrays, error_at
+from ..frontend import custom_rules
 from ..frontend.normalize import assign, instantiate, is_breakif, name
-from .common import call_args_kinds, emit_primal
+from .common import call_args_kinds, custom_parts, emit_primal
 
 
 def aug(target, op, value):
@@ -182,7 +184,7 @@ class Reverse:
                     if self.plan.pushed(stmt, t):
                         out += self.push(t)
                         _add(counts, self.tape(t)[0][1], 1)
-                out.append(emit_primal(stmt, self.types, self.program))
+                out.append(self.forward_assign(stmt))
             elif isinstance(stmt, ast.If):
                 body, c1 = self.forward_block(stmt.body, loop_assigned)
                 orelse, c2 = self.forward_block(stmt.orelse, loop_assigned) if stmt.orelse else ([], {})
@@ -199,6 +201,26 @@ class Reverse:
             else:
                 out.append(copy.deepcopy(stmt))
         return out, counts
+
+    def forward_assign(self, stmt):
+        """The forward sweep's copy of an assignment: the primal, or a custom rule's forward part."""
+        expr = stmt.value
+        if op_kind(expr) != "custom" or not set(targets(stmt)) & self.active:
+            return emit_primal(stmt, self.types, self.program)
+        custom = expr.sd_custom.custom
+        custom.check_defined()
+        if isinstance(custom, custom_vjp):      # out, *residuals = fwd(*args)
+            fwd = self.program.request(expr.sd_fwd, call_args_kinds(expr, self.types), "primal", None)
+            target = copy.deepcopy(stmt.targets[0]) if expr.sd_residuals else name(targets(stmt)[0], ast.Store())
+            return assign(target, ast.Call(func=name(fwd), args=copy.deepcopy(expr.args), keywords=[]), stmt)
+        rule = custom_rules.jvp_rule(expr.sd_custom)         # primal output from the JVP rule
+        nondiff, diff = custom_parts(expr)
+        args = [copy.deepcopy(a) for a in nondiff + diff] + [ast.Constant(0.0) for _ in diff]
+        callee = self.program.request(rule, tuple(self.types.of(a) for a in args), "primal", None)
+        outs = targets(stmt)
+        elts = [name(o, ast.Store()) for o in outs] + [name("_", ast.Store()) for _ in outs]
+        return assign(ast.Tuple(elts=elts, ctx=ast.Store()), ast.Call(func=name(callee), args=args, keywords=[]),
+                      stmt)
 
     def _loop_pushes(self, stmt, counts):
         out = []
@@ -374,6 +396,8 @@ class Reverse:
             return self.reverse_rule(stmt, outs[0])
         if kind == "call":
             return self.reverse_call(stmt, outs)
+        if kind == "custom":
+            return self.reverse_custom(stmt, outs)
         if kind == "copy":
             var = outs[0]
             code = [add_to(self.bar(expr.id), name(self.bar(var)))] if self.is_active(expr) else []
@@ -384,7 +408,7 @@ class Reverse:
     def finish(self, var, stmt, reset=True):
         """After the adjoint of an assignment to ``var``: reset its adjoint, restore its value."""
         code = []
-        if reset and var in self.multiple and not self._is_block_local(var) and \
+        if reset and var in self.active and var in self.multiple and not self._is_block_local(var) and \
                 not self._first_binding(stmt, var):
             code.append(assign(self.bar(var), ast.Constant(0.0)))
             self.zeroed.add(var)
@@ -443,6 +467,45 @@ class Reverse:
             self.zeroed.discard(var)
             return code
         return code + self.finish(var, stmt)
+
+    def reverse_custom(self, stmt, outs):
+        """A custom rule's backward part: the transposed JVP rule, or bwd."""
+        expr = stmt.value
+        custom = expr.sd_custom.custom
+        nondiff, diff = custom_parts(expr)
+        active_diff = [a for a in diff if self.is_active(a)]
+        value = outs[0]
+        self_ref = set(outs) & set(names(expr.args))
+        code = [s for o in outs if o in self_ref and self.plan.pushed(stmt, o) for s in self.pop(o)]
+        code += self.materialize(custom_reads(stmt))
+        got = [self.naming.fresh("_b") for _ in active_diff]
+        if isinstance(custom, custom_vjp):          # cotangents = bwd(*nondiff, *residuals, out_bar)
+            out_bar = name(self.bar(value)) if value in self.active else ast.Constant(0.0)
+            args = [copy.deepcopy(a) for a in nondiff] + [name(r) for r in outs[1:]] + [out_bar]
+            callee = self.program.request(custom_rules.bwd_rule(expr.sd_custom),
+                                          tuple(self.types.of(a) for a in args), "primal", None)
+            results = [got[active_diff.index(a)] if a in active_diff else "_" for a in diff]
+        else:       # the VJP of the rule with respect to its tangents is the transposed JVP
+            args = [copy.deepcopy(a) for a in nondiff + diff] + [ast.Constant(0.0) for _ in diff]
+            mask = tuple([False] * (len(nondiff) + len(diff)) + [self.is_active(a) for a in diff])
+            rule = custom_rules.jvp_rule(expr.sd_custom)
+            callee = self.program.request(rule, tuple(self.types.of(a) for a in args), "vjp", mask)
+            args += [ast.Constant(0.0) for _ in outs] + [name(self.bar(o)) if o in self.active
+                                                         else ast.Constant(0.0) for o in outs]
+            results = ["_"] * (2 * len(outs)) + got
+        elts = [name(r, ast.Store()) for r in results]
+        target = elts[0] if len(elts) == 1 else ast.Tuple(elts=elts, ctx=ast.Store())
+        code.append(assign(target, ast.Call(func=name(callee), args=args, keywords=[]), stmt))
+        if value in self.active and (value in self.multiple or value in self_ref) and not self._is_block_local(value):
+            code.append(assign(self.bar(value), ast.Constant(0.0)))
+        code += [add_to(self.bar(a.id), name(g)) for a, g in zip(active_diff, got)]
+        self.zeroed -= set(outs) | set(names(expr.args))
+        for o in reversed(outs):
+            if o in self_ref:
+                self.invalidate(o)
+            else:
+                code += self.finish(o, stmt, reset=False)
+        return code
 
     def reverse_call(self, stmt, outs):
         expr = stmt.value
