@@ -73,7 +73,8 @@ def _check_node(node, source):
             raise error_at(node, source, "for loops must run over range(stop), range(start, stop) "
                            "or range(start, stop, step)")
     if isinstance(node, ast.Expr) and not (
-            isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)) \
+            and not is_breakpoint(node):
         raise error_at(node, source, "an expression statement has no effect on the result; "
                        "assign its value or remove it")
     if isinstance(node, ast.Constant) and not isinstance(node.value, (bool, int, float)):
@@ -88,3 +89,10 @@ def _check_node(node, source):
         raise error_at(node, source, "the @ operator arrives with array support")
     if not isinstance(node, STATEMENTS + EXPRESSIONS + HELPER):
         raise error_at(node, source, f"{type(node).__name__} is not supported; {SUPPORTED}")
+
+
+def is_breakpoint(stmt):
+    """``breakpoint()``: stops the Python backend there; does nothing in compiled code."""
+    value = stmt.value
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and \
+        value.func.id == "breakpoint" and not value.args and not value.keywords

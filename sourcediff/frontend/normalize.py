@@ -375,7 +375,8 @@ class Atomizer:
         elif isinstance(stmt, (ast.Pass, ast.Break)):
             self.emit(stmt)
         elif isinstance(stmt, ast.Expr):
-            pass    # a docstring; the fence rejected other expression statements
+            if fence.is_breakpoint(stmt):      # kept; docstrings (the only other kind) dropped
+                self.emit(stmt)
         else:
             raise self.error(stmt, f"{type(stmt).__name__} is not supported")
 

@@ -481,9 +481,10 @@ class Reverse:
         got = [self.naming.fresh("_b") for _ in active_diff]
         if isinstance(custom, custom_vjp):          # cotangents = bwd(*nondiff, *residuals, out_bar)
             out_bar = name(self.bar(value)) if value in self.active else ast.Constant(0.0)
-            args = [copy.deepcopy(a) for a in nondiff] + [name(r) for r in outs[1:]] + [out_bar]
-            callee = self.program.request(custom_rules.bwd_rule(expr.sd_custom),
-                                          tuple(self.types.of(a) for a in args), "primal", None)
+            args = [copy.deepcopy(a) for a in nondiff] + [name(r) for r in outs[1:]]
+            kinds = tuple(self.types.of(a) for a in args) + ("float",)
+            callee = self.program.request(custom_rules.bwd_rule(expr.sd_custom), kinds, "primal", None)
+            args.append(out_bar)
             results = [got[active_diff.index(a)] if a in active_diff else "_" for a in diff]
         else:       # the VJP of the rule with respect to its tangents is the transposed JVP
             args = [copy.deepcopy(a) for a in nondiff + diff] + [ast.Constant(0.0) for _ in diff]
@@ -493,8 +494,7 @@ class Reverse:
             args += [ast.Constant(0.0) for _ in outs] + [name(self.bar(o)) if o in self.active
                                                          else ast.Constant(0.0) for o in outs]
             results = ["_"] * (2 * len(outs)) + got
-        elts = [name(r, ast.Store()) for r in results]
-        target = elts[0] if len(elts) == 1 else ast.Tuple(elts=elts, ctx=ast.Store())
+        target = ast.Tuple(elts=[name(r, ast.Store()) for r in results], ctx=ast.Store())
         code.append(assign(target, ast.Call(func=name(callee), args=args, keywords=[]), stmt))
         if value in self.active and (value in self.multiple or value in self_ref) and not self._is_block_local(value):
             code.append(assign(self.bar(value), ast.Constant(0.0)))
