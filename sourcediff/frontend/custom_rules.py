@@ -112,6 +112,8 @@ class _Unpack(ast.NodeTransformer):
         return self.generic_visit(node)
 
     def _assign(self, target, tree, node):
+        if tree == ():          # a None residual: nothing to bind
+            return []
         if isinstance(target, ast.Name):
             if isinstance(tree, str):
                 return [ast.copy_location(ast.Assign([target], ast.Name(tree, ast.Load())), node)]

@@ -370,7 +370,7 @@ class Atomizer:
             if isinstance(value, ast.Tuple):
                 value = ast.Tuple(elts=[self.atom(e) for e in value.elts], ctx=ast.Load())
             else:
-                value = self.atom(value)
+                value = self._returned(value, stmt)
             self.emit(ast.copy_location(ast.Return(value=value), stmt))
         elif isinstance(stmt, (ast.Pass, ast.Break)):
             self.emit(stmt)
@@ -379,6 +379,19 @@ class Atomizer:
                 self.emit(stmt)
         else:
             raise self.error(stmt, f"{type(stmt).__name__} is not supported")
+
+    def _returned(self, value, stmt):
+        """The atom, or tuple of atoms, a ``return`` gives: a call of several results is unpacked."""
+        if isinstance(value, ast.Call):
+            call = self.operation(value)
+            fn = getattr(call, "sd_func", None) or getattr(call, "sd_body", None)
+            count = self.arity(fn) if fn is not None and not getattr(call, "sd_residuals", 0) else 1
+            temps = [self.names.fresh("_t") for _ in range(count)]
+            target = name(temps[0], ast.Store()) if count == 1 else \
+                ast.Tuple(elts=[name(t, ast.Store()) for t in temps], ctx=ast.Store())
+            self.emit(assign(target, call, stmt))
+            return name(temps[0]) if count == 1 else ast.Tuple(elts=[name(t) for t in temps], ctx=ast.Load())
+        return self.atom(value)
 
     def _assign(self, target, value, stmt):
         if isinstance(target, ast.Name):

@@ -131,8 +131,10 @@ class Forward:
         custom.check_defined()
         rule = custom_rules.jvp_rule(expr.sd_custom)
         nondiff, diff = custom_parts(expr)
-        args = [copy.deepcopy(a) for a in nondiff + diff] + [self.dot(a) for a in diff]
-        callee = self.program.request(rule, tuple(self.types.of(a) for a in args), "primal", None)
+        args = [copy.deepcopy(a) for a in nondiff + diff]
+        kinds = tuple(self.types.of(a) for a in args) + ("float",) * len(diff)
+        args += [self.dot(a) for a in diff]
+        callee = self.program.request(rule, kinds, "primal", None)
         outs = targets(stmt)
         dots = [self.dot_name(o) if o in self.active else "_" for o in outs]
         elts = [name(o, ast.Store()) for o in outs] + [name(d, ast.Store()) for d in dots]
