@@ -160,3 +160,10 @@ def test_generated_source_shows_the_rule():
     g = sd.grad(cp.softplus, backend="python")
     g(0.5)
     assert "def softplus_jvp_rule_vjp(" in g.source and "t_bar = " in g.source
+
+
+def test_example_fixed_point_runs_and_says_what_it_waits_for():
+    out = run_example("custom_fixed_point.py").splitlines()
+    assert float(out[0]) == pytest.approx(math.sqrt(2.0), rel=1e-12)
+    # the gradient needs sd.vjp inside the bwd rule: issue 5 (nested differentiation)
+    assert out[1].startswith("gradient waits for nested differentiation (issue 5)")
