@@ -474,12 +474,10 @@ class Reverse:
         custom = expr.sd_custom.custom
         nondiff, diff = custom_parts(expr)
         active_diff = [a for a in diff if self.is_active(a)]
-        value = outs[0]
-        self_ref = set(outs) & set(names(expr.args))
-        code = [s for o in outs if o in self_ref and self.plan.pushed(stmt, o) for s in self.pop(o)]
-        code += self.materialize(custom_reads(stmt))
+        self_ref, code = self._call_prologue(stmt, outs, custom_reads(stmt))
         got = [self.naming.fresh("_b") for _ in active_diff]
         if isinstance(custom, custom_vjp):          # cotangents = bwd(*nondiff, *residuals, out_bar)
+            value = outs[0]
             out_bar = name(self.bar(value)) if value in self.active else ast.Constant(0.0)
             args = [copy.deepcopy(a) for a in nondiff] + [name(r) for r in outs[1:]]
             kinds = tuple(self.types.of(a) for a in args) + ("float",)
@@ -496,40 +494,34 @@ class Reverse:
             results = ["_"] * (2 * len(outs)) + got
         target = ast.Tuple(elts=[name(r, ast.Store()) for r in results], ctx=ast.Store())
         code.append(assign(target, ast.Call(func=name(callee), args=args, keywords=[]), stmt))
-        if value in self.active and (value in self.multiple or value in self_ref) and not self._is_block_local(value):
-            code.append(assign(self.bar(value), ast.Constant(0.0)))
-        code += [add_to(self.bar(a.id), name(g)) for a, g in zip(active_diff, got)]
-        self.zeroed -= set(outs) | set(names(expr.args))
-        for o in reversed(outs):
-            if o in self_ref:
-                self.invalidate(o)
-            else:
-                code += self.finish(o, stmt, reset=False)
-        return code
+        return code + self._call_epilogue(stmt, outs, self_ref, zip(active_diff, got))
 
     def reverse_call(self, stmt, outs):
+        """A user function's VJP, called with the arguments and the results' adjoints (joint mode)."""
         expr = stmt.value
-        arg_kinds = call_args_kinds(expr, self.types)
         mask = tuple(self.is_active(a) for a in expr.args)
-        callee = self.program.request(expr.sd_func, arg_kinds, "vjp", mask)
-        self_ref = set(outs) & set(names(expr.args))
-        code = []
-        for o in outs:
-            if o in self_ref and self.plan.pushed(stmt, o):
-                code += self.pop(o)
-        code += self.materialize(set(names(expr.args)))
-        out_kinds = [self.types.env[o] for o in outs]
+        callee = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "vjp", mask)
+        self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
         bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
-                for o, k in zip(outs, out_kinds) if K.is_float(k)]
+                for o in outs if K.is_float(self.types.env[o])]
         got = [self.naming.fresh("_b") for m in mask if m]
         elts = [name("_", ast.Store()) for _ in outs] + [name(g, ast.Store()) for g in got]
         call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars, keywords=[])
         code.append(assign(ast.Tuple(elts=elts, ctx=ast.Store()), call, stmt))
-        for o in outs:
-            if o in self.active and (o in self.multiple or o in self_ref) and not self._is_block_local(o):
-                code.append(assign(self.bar(o), ast.Constant(0.0)))
-        code += [add_to(self.bar(a.id), name(g)) for a, g in zip([a for a, m in zip(expr.args, mask) if m], got)]
-        self.zeroed -= set(outs) | set(names(expr.args))
+        return code + self._call_epilogue(stmt, outs, self_ref, zip([a for a, m in zip(expr.args, mask) if m], got))
+
+    def _call_prologue(self, stmt, outs, reads):
+        """Restore results that are also arguments, recompute what the call reads."""
+        self_ref = set(outs) & set(names(stmt.value.args))
+        code = [s for o in outs if o in self_ref and self.plan.pushed(stmt, o) for s in self.pop(o)]
+        return self_ref, code + self.materialize(reads)
+
+    def _call_epilogue(self, stmt, outs, self_ref, contributions):
+        """Reset the results' adjoints, add the arguments' contributions, restore the results."""
+        code = [assign(self.bar(o), ast.Constant(0.0)) for o in outs
+                if o in self.active and (o in self.multiple or o in self_ref) and not self._is_block_local(o)]
+        code += [add_to(self.bar(a.id), name(g)) for a, g in contributions]
+        self.zeroed -= set(outs) | set(names(stmt.value.args))
         for o in reversed(outs):
             if o in self_ref:
                 self.invalidate(o)
