@@ -17,7 +17,6 @@ import copy
 import inspect
 import itertools
 
-from ..custom import CustomCall
 from ..errors import error_at
 from .parse import Source, parse
 
