@@ -173,9 +173,42 @@ def fold(fn, foldable):
     changed = True
     while changed:
         uses, defs = _count_uses(fn)
-        changed = _fold_block(fn.body, uses, defs, foldable)
+        single = _single_use_definitions(fn, uses, foldable)
+        changed = _fold_block(fn.body, uses, defs, foldable, single)
         changed |= _merge_zero_init(fn)
     return fn
+
+
+def _single_use_definitions(fn, uses, foldable):
+    """Ids of assignments to a temporary whose value is read exactly once, in the same block.
+
+    A temporary may be assigned again (the backward sweep recomputes some);
+    each assignment's value is read up to the next one.  Only where every
+    read of the temporary is accounted for so is the count trusted.
+    """
+    counts, accounted = {}, {}
+    for block in _blocks(fn):
+        for k, stmt in enumerate(block):
+            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name) and foldable(stmt.targets[0].id)):
+                continue
+            temp, count = stmt.targets[0].id, 0
+            for later in block[k + 1:]:
+                if temp in _bound_in(later):
+                    if isinstance(later, (ast.Assign, ast.AugAssign)):
+                        count += _reads_of(later.value, temp)
+                    break
+                count += _reads_of(later, temp)
+            counts[id(stmt)] = count
+            accounted[temp] = accounted.get(temp, 0) + count
+    trusted = {t for t, n in accounted.items() if n == uses.get(t, 0)}
+    return {key for key, n in counts.items() if n == 1} & \
+        {id(s) for b in _blocks(fn) for s in b if isinstance(s, ast.Assign) and len(s.targets) == 1
+         and isinstance(s.targets[0], ast.Name) and s.targets[0].id in trusted}
+
+
+def _reads_of(node, name):
+    return sum(1 for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load))
 
 
 def _propagate_copy(stmts, k, uses):
@@ -211,23 +244,21 @@ def _substitute(stmt, name, value):
     Sub().visit(stmt)
 
 
-def _fold_block(stmts, uses, defs, foldable):
+def _fold_block(stmts, uses, defs, foldable, single):
     changed = False
     k = 0
     while k < len(stmts):
         stmt = stmts[k]
         for child in ("body", "orelse"):
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
-                changed |= _fold_block(getattr(stmt, child), uses, defs, foldable)
+                changed |= _fold_block(getattr(stmt, child), uses, defs, foldable, single)
         if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Name)
                 and isinstance(stmt.targets[0], ast.Name) and foldable(stmt.targets[0].id)
                 and defs.get(stmt.targets[0].id) == 1 and uses.get(stmt.targets[0].id, 0) > 1):
             if _propagate_copy(stmts, k, uses[stmt.targets[0].id]):
                 changed = True
                 continue
-        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name) and foldable(stmt.targets[0].id)
-                and defs.get(stmt.targets[0].id) == 1 and uses.get(stmt.targets[0].id, 0) == 1):
+        if id(stmt) in single:
             name = stmt.targets[0].id
             reads = _names_in(stmt.value)
             for j in range(k + 1, len(stmts)):

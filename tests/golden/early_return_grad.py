@@ -8,8 +8,7 @@ def early_return_vjp(x, n, _rv1_out_bar):
     _ftape = np.empty(0)
     _fp = 0
     _ret1 = False
-    _t1 = x < 0.0
-    if _t1:
+    if x < 0.0:
         _rv1 = 0.0
         _ret1 = True
     _t2 = not _ret1
@@ -21,8 +20,7 @@ def early_return_vjp(x, n, _rv1_out_bar):
             _ftape[_fp] = x
             _fp += 1
             x = x * x - 0.5
-            _t4 = x > 10.0
-            if _t4:
+            if x > 10.0:
                 _rv1 = 10.0 + x
                 _ret1 = True
             if _ret1:
@@ -38,8 +36,7 @@ def early_return_vjp(x, n, _rv1_out_bar):
             x_bar += _rv1_bar
             _rv1_bar = 0.0
         for i in range(_n1 - 1, -1, -1):
-            _t4 = x > 10.0
-            if _t4:
+            if x > 10.0:
                 x_bar += _rv1_bar
                 _rv1_bar = 0.0
             _t3_bar = x_bar
@@ -47,8 +44,7 @@ def early_return_vjp(x, n, _rv1_out_bar):
             x = _ftape[_fp]
             x_bar = _t3_bar * x
             x_bar += _t3_bar * x
-    _t1 = x < 0.0
-    if _t1:
+    if x < 0.0:
         _rv1_bar = 0.0
     return (_rv1, x_bar)
 

@@ -15,10 +15,9 @@ def newton_sqrt_vjp(a, x_out_bar):
             _ftape = _rt.reserve(_ftape, _fp + 1)
         if not abs(x * x - a) > 1e-12 * a:
             break
-        _t6 = a / x
         _ftape[_fp] = x
         _fp += 1
-        x = 0.5 * (x + _t6)
+        x = 0.5 * (x + a / x)
     x_value = x
     a_bar = 0.0
     x_bar = x_out_bar
@@ -27,9 +26,8 @@ def newton_sqrt_vjp(a, x_out_bar):
         _fp -= 1
         x = _ftape[_fp]
         x_bar = _t7_bar
-        _t6 = a / x
         a_bar += _t7_bar * (1.0 / x)
-        x_bar += _t7_bar * (-_t6 / x)
+        x_bar += _t7_bar * (-(a / x) / x)
     a_bar += x_bar
     return (x_value, a_bar)
 
