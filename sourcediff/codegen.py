@@ -2,6 +2,7 @@
 import ast
 import copy
 import math
+from collections import Counter
 
 
 
@@ -187,6 +188,14 @@ def _single_use_definitions(fn, uses, foldable):
     read of the temporary is accounted for so is the count trusted.
     """
     counts, accounted = {}, {}
+    facts = {}          # statement id -> (names it loads, with counts; names it binds)
+
+    def fact(stmt):
+        if id(stmt) not in facts:
+            loads = Counter(n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+            facts[id(stmt)] = (loads, _bound_in(stmt))
+        return facts[id(stmt)]
+
     for block in _blocks(fn):
         for k, stmt in enumerate(block):
             if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
@@ -194,11 +203,12 @@ def _single_use_definitions(fn, uses, foldable):
                 continue
             temp, count = stmt.targets[0].id, 0
             for later in block[k + 1:]:
-                if temp in _bound_in(later):
+                loads, binds = fact(later)
+                if temp in binds:
                     if isinstance(later, (ast.Assign, ast.AugAssign)):
                         count += _reads_of(later.value, temp)
                     break
-                count += _reads_of(later, temp)
+                count += loads[temp]
             counts[id(stmt)] = count
             accounted[temp] = accounted.get(temp, 0) + count
     trusted = {t for t, n in accounted.items() if n == uses.get(t, 0)}
