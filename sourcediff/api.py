@@ -9,7 +9,6 @@ import ast
 import functools
 import inspect
 import os
-import threading
 
 from . import kinds as K
 from .backends import modules, numba_cpu, python
@@ -78,7 +77,6 @@ class Transformed:
         self.argnums = argnums
         self.backend = backend
         self._entries = {}
-        self._lock = threading.RLock()
         self._last = None
         functools.update_wrapper(self, fn, updated=())
         self.__name__ = f"{getattr(fn, '__name__', 'f')}_{mode}"
@@ -98,11 +96,26 @@ class Transformed:
 
     def kinds(self, args):
         out = []
-        for param, value in zip(self._params, args):
+        for i, (param, value) in enumerate(zip(self._params, args)):
             kind = K.of_value(value)
             if kind is None or isinstance(kind, K.Tuple):
-                raise TypeError(f"{self.__name__}: argument `{param}` is {type(value).__name__}; "
-                                "sourcediff takes floats, ints, bools and NumPy arrays of them")
+                # name what came, and what was expected: the last call's kind where there was one
+                import numpy as np
+                seen = self._last[i] if self._last and i < len(self._last) else None
+                got = (f"a NumPy array of {value.dtype}" if isinstance(value, np.ndarray) else
+                       "complex (sourcediff differentiates real-valued code)"
+                       if isinstance(value, (complex, np.complexfloating)) else
+                       "None" if value is None else type(value).__name__)
+                expected = (f"a NumPy array of floats, ints or bools (the last call passed {seen})"
+                            if isinstance(seen, K.Array) else
+                            f"{'an' if seen == 'int' else 'a'} {seen}, as in the last call" if seen else
+                            "a float, int, bool or NumPy array of them")
+                hint = f"; convert it with np.asarray({param})" if isinstance(value, (list, tuple)) else ""
+                raise TypeError(f"{self.__name__}: argument `{param}` is {got}; expected {expected}{hint}")
+            if type(value) is int and not -2 ** 63 <= value < 2 ** 63 and \
+                    (self.backend or default_backend()) == "numba":
+                raise TypeError(f"{self.__name__}: argument `{param}` is an int that does not fit in 64 bits "
+                                f"({value}); compiled code takes 64-bit integers")
             out.append(kind)
         return tuple(out)
 
@@ -111,7 +124,14 @@ class Transformed:
         return self.entry(self.kinds(args))(*args)
 
     def entry(self, kinds):
-        with self._lock:
+        entry = self._entries.get(kinds)
+        if entry is not None:      # built: no lock (a dict read is atomic)
+            self._last = kinds
+            return entry
+        # Builds take the program's lock, not one per function: a build holds it while it asks
+        # other transformed functions (callees, nested transforms) for theirs, so one lock per
+        # function would let two threads wait for each other (measured: a deadlock).
+        with P._lock:
             if kinds not in self._entries:
                 try:
                     self._entries[kinds] = self._build(kinds)

@@ -41,7 +41,11 @@ _versions_text = None
 
 
 class UnsafeFile(Exception):
-    """A cache file sourcediff will not load: not ours, or writable by others."""
+    """A cache file sourcediff will not load: not ours, or writable by others; ``path`` names it."""
+
+    def __init__(self, path, reason):
+        super().__init__(reason)
+        self.path = path
 
 
 def cache_dir():
@@ -122,7 +126,7 @@ def _from_directory(directory, module_name, source):
         _write_once(path, source)
         st = os.stat(path)
     except UnsafeFile as e:
-        warnings.warn(f"sourcediff: not loading {path}: {e}; compiling in memory "
+        warnings.warn(f"sourcediff: not loading {e.path}: {e}; compiling in memory "
                       "(`python -m sourcediff cache clear` empties the cache)", RuntimeWarning, stacklevel=4)
         return None
     except OSError:
@@ -149,22 +153,23 @@ def _from_directory(directory, module_name, source):
 def check_owned(path, st):
     """Raise UnsafeFile unless ``st`` (of ``path``) is a regular file of this user that others cannot write."""
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafeFile("it is not a regular file")
+        raise UnsafeFile(path, "it is not a regular file")
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        raise UnsafeFile(f"it belongs to another user (uid {st.st_uid})")
+        raise UnsafeFile(path, f"it belongs to another user (uid {st.st_uid})")
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise UnsafeFile(f"other users can write to it (mode {stat.filemode(st.st_mode)})")
+        raise UnsafeFile(path, f"other users can write to it (mode {stat.filemode(st.st_mode)})")
 
 
 def read_owned(path):
     """The bytes of ``path`` (None if absent), refusing links and files that are not safely ours."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # no following links, and no waiting on a FIFO: what is opened is checked with fstat
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as e:
         if os.path.islink(path):
-            raise UnsafeFile("it is a symbolic link") from None
+            raise UnsafeFile(path, "it is a symbolic link") from None
         raise e
     with os.fdopen(fd, "rb") as f:
         check_owned(path, os.fstat(f.fileno()))

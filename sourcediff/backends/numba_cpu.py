@@ -56,6 +56,8 @@ def harden(module):
     cache_class, file_class = classes
     from numba.core.caching import FunctionCache, IndexDataCacheFile
     for value in vars(module).values():
+        if getattr(getattr(value, "py_func", None), "__module__", None) != module.__name__:
+            continue        # not defined here (a runtime helper imported by name): Numba's own files
         cache = getattr(value, "_cache", None)
         if type(cache) is FunctionCache and type(getattr(cache, "_cache_file", None)) is IndexDataCacheFile:
             cache._cache_file.__class__ = file_class
@@ -63,11 +65,11 @@ def harden(module):
 
 
 def _damaged(path, reason):
+    import os
     import warnings
     warnings.warn(f"sourcediff: damaged compiled-code cache file {path} ({reason}); removed it, "
                   "compiling again", RuntimeWarning, stacklevel=2)
     try:
-        import os
         os.remove(path)
     except OSError:
         pass
@@ -185,9 +187,10 @@ def _hardened_classes():
                 pass            # a full or read-only disk: the compiled code still runs
 
         def _refuse(self, error):
-            warnings.warn(f"sourcediff: not loading compiled code from {self._cache_path} for "
-                          f"{self._name}: {error}; compiling in memory (`python -m sourcediff "
-                          "cache clear` empties the cache)", RuntimeWarning, stacklevel=3)
+            name = getattr(self._py_func, "__qualname__", self._name)
+            warnings.warn(f"sourcediff: not loading compiled code {os.path.basename(error.path)} for "
+                          f"{name} (in {os.path.dirname(error.path)}): {error}; compiling in memory "
+                          "(`python -m sourcediff cache clear` empties the cache)", RuntimeWarning, stacklevel=3)
             self.disable()
 
     _hardened = (GuardedCache, CheckedCacheFile)
