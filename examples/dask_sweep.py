@@ -10,28 +10,15 @@ compiled once, here, before the sweep.
     pip install -e '.[dask]'
     python examples/dask_sweep.py
 """
-import math
+import os
 import sys
 
 import sourcediff as sd
 
-
-def rhs(t, y, k, a):
-    return -k * y + a * math.sin(t)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def integrate(y0, k, a, steps):
-    h = 10.0 / steps
-    y = y0
-    t = 0.0
-    for i in range(steps):
-        k1 = rhs(t, y, k, a)
-        k2 = rhs(t + 0.5 * h, y + 0.5 * h * k1, k, a)
-        k3 = rhs(t + 0.5 * h, y + 0.5 * h * k2, k, a)
-        k4 = rhs(t + h, y + h * k3, k, a)
-        y = y + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        t = t + h
-    return y
+from ode_sensitivity import integrate  # noqa: E402  (the example beside this one)
 
 
 def main(points=8):
