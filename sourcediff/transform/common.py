@@ -2,7 +2,6 @@
 import ast
 import copy
 
-from ..analysis.dataflow import op_kind, walk
 
 
 def call_args_kinds(expr, types):
@@ -39,7 +38,3 @@ def primal_function(core, types, program, fn_name):
                          kw_defaults=[], defaults=[])
     return ast.FunctionDef(name=fn_name, args=args, body=body, decorator_list=[], returns=None,
                            type_params=[])
-
-
-def core_calls(core):
-    return [s.value for s in walk(core.body) if isinstance(s, ast.Assign) and op_kind(s.value) == "call"]

@@ -47,9 +47,6 @@ class Reverse:
     def bar(self, var):
         return self.naming.derived(var, "bar")
 
-    def bar_of(self, atom):
-        return name(self.bar(atom.id))
-
     def is_active(self, atom):
         return isinstance(atom, ast.Name) and atom.id in self.active
 
