@@ -215,9 +215,11 @@ class Gen:
             return f"(abs({e()}) ** {self.pick(('1.5', '2.5'))})"
         if form in ("square", "cube"):
             base = e()
-            if "constant_power_base" in KNOWN_ENGINE_BUGS and scope.floats and \
-                    not _reads_variable(base):
-                base = self.var(scope)
+            if "constant_power_base" in KNOWN_ENGINE_BUGS:
+                if scope.floats and not _reads_variable(base):
+                    base = self.var(scope)
+            elif self.chance(15):   # powers of constants, as in (-0.5) ** 2
+                base = self.pick(FLOAT_CONSTS)
             return f"({base} ** {2 if form == 'square' else 3})"
         if form == "powact":   # active exponent on a positive base
             a = small()
@@ -248,7 +250,9 @@ class Gen:
     def cond(self, scope, depth=1):
         forms = ["cmp", "cmp", "cmpc"] + (["chain"] if "chain" not in self.disallowed else [])
         if depth > 0:
-            forms += ["not"] + [f for f in ("and", "or") if f not in self.disallowed]
+            # inside loops, several times: one operand often depends on the trip
+            boolops = [f for f in ("and", "or") if f not in self.disallowed]
+            forms += ["not"] + boolops * (3 if any(i[0] in "ij" for i in scope.ints) else 1)
         if scope.ints and self.allow_int:
             # tests on loop indices and counters make branches differ from trip to trip
             forms += ["int"] * (3 if any(i[0] in "ij" for i in scope.ints) else 1)
@@ -324,7 +328,7 @@ class Gen:
         if self.pair_helpers:
             forms += ["callpair"]
         if ctx.depth < self.max_depth:
-            forms += ["if", "if"]
+            forms += ["if", "if"] + ["if"] * 2 * ctx.in_loop   # branches that differ by trip
             if self.loops_ok:
                 forms += ["for", "for"] + (["for"] if ctx.depth == 0 else [])
                 if ctx.loops == 0 or not (self.small or "tape_reservation" in KNOWN_ENGINE_BUGS):
@@ -334,7 +338,7 @@ class Gen:
         if ctx.in_loop:
             forms += ["continue"]
             if exits_ok or ctx.loop_kind == "for":
-                forms += ["break"]
+                forms += ["break", "break"]
         if exits_ok and self.returns_ok:
             forms += ["return"]
         if ctx.depth + 1 < self.max_depth and self.loops_ok and scope.assignable:
@@ -410,7 +414,12 @@ class Gen:
             return [f"{p}, {q} = {call}"]
         if form == "if":
             lines = [f"if {self.cond(scope)}:"]
-            lines += _indent(self.block(scope.copy(), inner, self.draw(st.integers(1, 3))))
+            body_scope = scope.copy()
+            first = []
+            if ctx.in_loop and body_scope.assignable and self.chance(50):
+                first = self.emit("carry", body_scope, inner)   # a branch that tapes
+            lines += _indent(first + self.block(body_scope, inner,
+                                                self.draw(st.integers(0 if first else 1, 3))))
             for _ in range(self.draw(st.integers(0, 2))):
                 lines += [f"elif {self.cond(scope)}:"]
                 lines += _indent(self.block(scope.copy(), inner, self.draw(st.integers(1, 2))))
@@ -466,10 +475,12 @@ class Gen:
             test = f"{self.cond(scope, 0)} and {test}"
         body_scope = scope.copy()
         body_scope.ints.append(counter)
-        body = [f"{counter} += 1"] + self.block(
-            body_scope, replace(ctx, depth=ctx.depth + 1, loops=ctx.loops + 1, in_loop=True,
-                                in_while=True, loop_kind="while"),
-            self.draw(st.integers(1, 2 if self.small else 4)))
+        body_ctx = replace(ctx, depth=ctx.depth + 1, loops=ctx.loops + 1, in_loop=True,
+                           in_while=True, loop_kind="while")
+        body = [f"{counter} += 1"]
+        if body_scope.assignable and self.chance(50):
+            body += self.emit("carry", body_scope, body_ctx)
+        body += self.block(body_scope, body_ctx, self.draw(st.integers(1, 2 if self.small else 4)))
         self.after_loop |= ctx.loops == 0
         return [f"{counter} = 0", f"while {test}:"] + _indent(body)
 
