@@ -214,10 +214,6 @@ class Transformed:
             if not 0 <= n < len(core.params):
                 raise TypeError(f"argnums {self.argnums} out of range for {core.name} "
                                 f"with {len(core.params)} parameters")
-            if isinstance(kinds[n], K.Array):
-                raise error_at(core.source.node, core.source,
-                               f"{self.mode} with respect to the array `{core.params[n]}`: arrays are "
-                               "read-only data in this version; differentiate scalar arguments")
             if not K.is_float(kinds[n]):
                 raise error_at(core.source.node, core.source,
                                f"{self.mode} requires real-valued (float) inputs; argument "
@@ -241,13 +237,13 @@ class Transformed:
         return program.request(fn, kinds, "primal", None), out_tree
 
     def _entry_jvp(self, program, fn, core, types, kinds, out_tree):
-        mask = tuple(k == "float" for k in kinds)
+        mask = tuple(K.is_float(k) for k in kinds)
         name_ = program.request(fn, kinds, "jvp", mask)
         dots = tuple("leaf" for k in _output_kinds(types) if K.is_float(k))
         return name_, (out_tree, dots[0] if out_tree == "leaf" else dots)
 
     def _entry_vjp(self, program, fn, core, types, kinds, out_tree):
-        mask = tuple(k == "float" for k in kinds)
+        mask = tuple(K.is_float(k) for k in kinds)
         name_ = program.request(fn, kinds, "vjp", mask)
         return name_, (out_tree,) + tuple("leaf" for m in mask if m)
 
@@ -462,8 +458,16 @@ def jvp(fun, primals, tangents, *, backend=None):
     t = _cached(fun, "jvp", backend)
     args = t.bind(primals, {})
     kinds = t.kinds(args)
-    floats = [float(tan) for tan, k in zip(tangents, kinds) if k == "float"]
+    floats = [_like(tan, k) for tan, k in zip(tangents, kinds) if K.is_float(k)]
     return t.entry(kinds)(*args, *floats)
+
+
+def _like(value, kind):
+    """A tangent or cotangent converted to ``kind``: a float, or an array of its dtype."""
+    if isinstance(kind, K.Array):
+        import numpy as np
+        return np.asarray(value, dtype=kind.dtype)
+    return float(value)
 
 
 def vjp(fun, *primals, has_aux=False, backend=None):
@@ -474,15 +478,16 @@ def vjp(fun, *primals, has_aux=False, backend=None):
     entry = t.entry(kinds)
     tree = entry.tree[0]
     fn = P.concrete(fun, kinds)
-    is_float = [K.is_float(k) for k in _output_kinds(P.types_of(fn, kinds))]
-    out = entry(*args, *([0.0] * sum(is_float)))[0]
-    float_params = [i for i, k in enumerate(kinds) if k == "float"]
+    out_kinds = _output_kinds(P.types_of(fn, kinds))
+    is_float = [K.is_float(k) for k in out_kinds]
+    out = _cached(fun, "jit", backend)(*args)
+    float_params = [i for i, k in enumerate(kinds) if K.is_float(k)]
 
     def vjp_fn(ct):
         cts = (ct,) if tree == "leaf" else _flatten(ct if not has_aux else (ct, _zeros_like(out[1])))
         if len(cts) != len(is_float):
             raise TypeError(f"vjp_fn: the cotangent must have the structure of the output {out!r}")
-        result = entry(*args, *[float(c) for c, f in zip(cts, is_float) if f])
+        result = entry(*args, *[_like(c, k) for c, k, f in zip(cts, out_kinds, is_float) if f])
         bars = dict(zip(float_params, result[1:]))
         return tuple(bars.get(i, 0.0) for i in range(len(args)))
     if has_aux:

@@ -6,7 +6,9 @@ from ..errors import error_at
 STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.If, ast.For, ast.While,
               ast.Break, ast.Continue, ast.Return, ast.Pass, ast.Expr)
 EXPRESSIONS = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call,
-               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple)
+               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.Slice)
+LIST_ADVICE = ("lists are supported only as the argument of np.array([...]) or np.concatenate([...]); "
+               "use a tuple for fixed groups of values or a NumPy array")
 HELPER = (ast.Load, ast.Store, ast.keyword, ast.operator, ast.unaryop, ast.cmpop,
           ast.boolop, ast.arguments, ast.arg, ast.alias)
 
@@ -29,12 +31,9 @@ ADVICE = {
     ast.Await: "async code is not supported",
     ast.NamedExpr: "assignment expressions (:=) are not supported; assign on a separate line",
     ast.JoinedStr: "strings are not supported in differentiated code",
-    ast.List: "lists are not supported; use a tuple for fixed groups of values "
-              "or a NumPy array",
     ast.Dict: "dicts are not supported inside differentiated code",
     ast.Set: "sets are not supported",
     ast.Starred: "star-arguments are not supported; pass arguments by position",
-    ast.Slice: "slices arrive with array support; index single elements (a[i], a[i, j])",
     ast.Assert: "assert is not supported in differentiated code",
     ast.Raise: "raise is not supported in differentiated code",
     ast.Import: "import inside the function is not supported; import at module level",
@@ -44,7 +43,8 @@ ADVICE = {
 
 SUPPORTED = ("supported are: numbers, operators, math/NumPy scalar functions, if/elif/else, "
              "for over range(...), while, break, continue, return, tuple unpacking, "
-             "calls to plain Python functions, and reading NumPy array elements")
+             "calls to plain Python functions, NumPy arrays (elements, slices, writes) and "
+             "NumPy functions on them")
 
 
 def check(source):
@@ -54,8 +54,12 @@ def check(source):
     if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
         raise error_at(fn, source, "sourcediff needs plain positional parameters "
                        "(no *args, **kwargs, keyword-only or positional-only markers)")
+    in_calls = {id(n) for call in ast.walk(fn) if isinstance(call, ast.Call)
+                for arg in call.args for n in ast.walk(arg) if isinstance(n, ast.List)}
     for stmt in fn.body:
         for node in ast.walk(stmt):
+            if isinstance(node, ast.List) and id(node) not in in_calls:
+                raise error_at(node, source, LIST_ADVICE)
             _check_node(node, source)
 
 
@@ -68,10 +72,11 @@ def _check_node(node, source):
         if not isinstance(node.target, ast.Name):
             raise error_at(node, source, "a for loop needs a single loop variable (for i in range(...))")
         it = node.iter
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
-                and not it.keywords and 1 <= len(it.args) <= 3):
-            raise error_at(node, source, "for loops must run over range(stop), range(start, stop) "
-                           "or range(start, stop, step)")
+        is_range = isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+        if (is_range and (it.keywords or not 1 <= len(it.args) <= 3)) or \
+                isinstance(it, (ast.Tuple, ast.List, ast.Constant, ast.Set, ast.Dict)):
+            raise error_at(node, source, "for loops must run over range(stop), range(start, stop), "
+                           "range(start, stop, step) or the rows of a NumPy array")
     if isinstance(node, ast.Expr) and not (
             isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)) \
             and not is_breakpoint(node):
@@ -85,9 +90,7 @@ def _check_node(node, source):
                                              for op in node.ops):
         raise error_at(node, source, "`in` and `is` comparisons are not supported; "
                        "compare numbers with < <= > >= == !=")
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
-        raise error_at(node, source, "the @ operator arrives with array support")
-    if not isinstance(node, STATEMENTS + EXPRESSIONS + HELPER):
+    if not isinstance(node, STATEMENTS + EXPRESSIONS + HELPER + (ast.List,)):
         raise error_at(node, source, f"{type(node).__name__} is not supported; {SUPPORTED}")
 
 
