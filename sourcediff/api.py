@@ -254,7 +254,10 @@ class Transformed:
         outs = _output_kinds(types)
         results = [f"_out{i}" for i in range(len(outs))]
         grads = [f"{core.params[i]}_grad" for i in sorted(set(nums))]
-        if forward:
+        if forward and any(isinstance(kinds[n], K.Array) for n in nums):
+            jvp = program.request(fn, kinds, "jvp", mask)
+            body = _sweeps("forward", jvp, core.params, sorted(set(nums)), outs, results, grads)
+        elif forward:
             jvp = program.request(fn, kinds, "jvp", mask)
             dots = [f"_dot{i}" for i, k in enumerate(outs) if K.is_float(k)]
             body = []
@@ -292,7 +295,29 @@ class Transformed:
     def _entry_value_and_grad_forward(self, *a):
         return self._entry_value_and_grad(*a, forward=True)
 
+    def _array_jacobian(self, program, fn, core, types, kinds, out_tree, direction):
+        """jacfwd/jacrev where an argument or output is an array: one sweep per element."""
+        nums = self._diff_params(core, kinds, types)
+        mask = tuple(i in nums for i in range(len(kinds)))
+        outs = _output_kinds(types)
+        _check_all_float(core, outs, self.mode)
+        derivative = program.request(fn, kinds, "jvp" if direction == "forward" else "vjp", mask)
+        primal = program.request(fn, kinds, "primal", None) if direction == "reverse" else None
+        results = [f"_o{i}" for i in range(len(outs))]
+        blocks = [f"_j{i}_{n}" for i in range(len(outs)) for n in nums]
+        body = _sweeps(direction, derivative, core.params, nums, outs, results, blocks, primal)
+        entry = program.unique(f"{core.name}_{self.mode}")
+        program.add(_function(entry, core.params, body, blocks))
+        return entry, _jacobian_tree(out_tree, self.argnums, nums)
+
+    def _has_arrays(self, core, types, kinds):
+        nums = _argnums_tuple(self.argnums)
+        return any(isinstance(kinds[n], K.Array) for n in nums if n < len(kinds)) or \
+            any(isinstance(k, K.Array) for k in _output_kinds(types))
+
     def _entry_jacfwd(self, program, fn, core, types, kinds, out_tree):
+        if self._has_arrays(core, types, kinds):
+            return self._array_jacobian(program, fn, core, types, kinds, out_tree, "forward")
         nums = self._diff_params(core, kinds, types)
         mask = tuple(i in nums for i in range(len(kinds)))
         jvp = program.request(fn, kinds, "jvp", mask)
@@ -312,6 +337,13 @@ class Transformed:
         return entry, _jacobian_tree(out_tree, self.argnums, nums)
 
     def _entry_jacrev(self, program, fn, core, types, kinds, out_tree):
+        if self._has_arrays(core, types, kinds):
+            outs = _output_kinds(types)
+            if len(outs) == 1 and outs[0] == "float":      # a gradient: one reverse sweep
+                self.has_aux = False
+                entry, tree = self._grad_wrapper(program, fn, core, types, kinds, with_value=False)
+                return entry, _jacobian_tree(out_tree, self.argnums, _argnums_tuple(self.argnums))
+            return self._array_jacobian(program, fn, core, types, kinds, out_tree, "reverse")
         nums = self._diff_params(core, kinds, types)
         mask = tuple(i in nums for i in range(len(kinds)))
         vjp = program.request(fn, kinds, "vjp", mask)
@@ -358,6 +390,18 @@ def _check_all_float(core, outs, what):
 def _return_node(core):
     lines = [s for s in ast.walk(core.source.node) if isinstance(s, ast.Return)]
     return lines[-1] if lines else core.body[-1]
+
+
+def _sweeps(direction, derivative, params, nums, outs, results, blocks, primal=None):
+    """Statements computing outputs and Jacobian blocks with ``jacobians.forward``/``reverse``."""
+    floats = tuple(i for i, k in enumerate(outs) if K.is_float(k))
+    args = f"{derivative}, " + (f"{primal}, " if primal else "") + \
+        f"({', '.join(params)},), {tuple(nums)}, {len(outs)}, {floats}"
+    source = (f"from sourcediff import jacobians\n"
+              f"_outputs, _blocks = jacobians.{direction}({args})\n"
+              f"{', '.join(results)}, = _outputs\n"
+              f"{', '.join(blocks)}, = _blocks[:{len(blocks)}]\n")
+    return ast.parse(source).body
 
 
 def _call(fn_name, params, extra):
@@ -458,15 +502,19 @@ def jvp(fun, primals, tangents, *, backend=None):
     t = _cached(fun, "jvp", backend)
     args = t.bind(primals, {})
     kinds = t.kinds(args)
-    floats = [_like(tan, k) for tan, k in zip(tangents, kinds) if K.is_float(k)]
+    floats = [_like(tan, k, p) for tan, k, p in zip(tangents, kinds, args) if K.is_float(k)]
     return t.entry(kinds)(*args, *floats)
 
 
-def _like(value, kind):
-    """A tangent or cotangent converted to ``kind``: a float, or an array of its dtype."""
+def _like(value, kind, primal=None):
+    """A tangent or cotangent converted to ``kind``: a float, or an array of its dtype
+    (a number given for an array argument fills an array shaped like it)."""
     if isinstance(kind, K.Array):
         import numpy as np
-        return np.asarray(value, dtype=kind.dtype)
+        value = np.asarray(value, dtype=kind.dtype)
+        if primal is not None and value.shape != np.shape(primal):
+            value = np.broadcast_to(value, np.shape(primal)).copy()
+        return value
     return float(value)
 
 

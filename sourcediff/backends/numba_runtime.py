@@ -21,6 +21,8 @@ one_hot = _compiled(_py.one_hot)
 push_view = _compiled(_py.push_view)
 pop_view = _compiled(_py.pop_view)
 ref_tape = _compiled(_py.ref_tape)
+push_ref = _compiled(_py.push_ref)
+pop_ref = _compiled(_py.pop_ref)
 
 
 @njit(cache=True)

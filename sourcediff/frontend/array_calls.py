@@ -23,7 +23,9 @@ SIGNATURES = {
     "zeros_like": ("a", "dtype"), "ones_like": ("a", "dtype"), "empty_like": ("a", "dtype"),
     "full": ("shape", "fill_value", "dtype"), "full_like": ("a", "fill_value", "dtype"),
     "arange": ("start", "stop", "step"), "linspace": ("start", "stop", "num"), "eye": ("N", "M"),
-    "array": ("object", "dtype"),
+    "array": ("object", "dtype"), "expand_dims": ("a", "dim"),
+    "accumulate": ("bar", "g"), "ref_tape": ("x",), "push_ref": ("tape", "x"), "pop_ref": ("tape",),
+    "one_hot": ("x", "k", "value"), "flat_item": ("x", "k"),
 }
 METHODS = {"sum": "sum", "mean": "mean", "prod": "prod", "max": "max", "min": "min",
            "cumsum": "cumsum", "dot": "dot", "copy": "copy", "reshape": "reshape", "ravel": "ravel",

@@ -7,7 +7,7 @@ STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.If, ast.For, ast.Whi
               ast.Break, ast.Continue, ast.Return, ast.Pass, ast.Expr)
 EXPRESSIONS = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call,
                ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.Slice)
-LIST_ADVICE = ("lists are supported only as the argument of np.array([...]) or np.concatenate([...]); "
+LIST_ADVICE = ("lists are not supported here (only as the argument of np.array([...]) or np.concatenate([...])); "
                "use a tuple for fixed groups of values or a NumPy array")
 HELPER = (ast.Load, ast.Store, ast.keyword, ast.operator, ast.unaryop, ast.cmpop,
           ast.boolop, ast.arguments, ast.arg, ast.alias)

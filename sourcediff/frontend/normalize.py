@@ -320,6 +320,8 @@ class Atomizer(ArrayCalls):
             load = copy.deepcopy(target)
             _set_ctx(load, ast.Load())
             self._assign(target, ast.BinOp(left=load, op=stmt.op, right=stmt.value), stmt)
+            if isinstance(target, ast.Name):      # in place for arrays (see in_place_updates)
+                self.out[-1].sd_update = True
         elif isinstance(stmt, ast.If):
             if is_breakif(stmt):
                 self.emit(stmt)
@@ -721,6 +723,42 @@ def normalize(fn, arity):
     body = Atomizer(source, names, local, arity).block(lowered)
     _mark_counters(body, names)
     return Core(source, node.name, [a.arg for a in node.args.args], body, names.temps)
+
+
+def in_place_updates(core, is_array):
+    """The core with ``a += b`` on arrays made a write, ``_u = a + b; a[:] = _u``, as NumPy does it
+    (views of ``a`` see the change); None when no such update targets an array."""
+    updates = [s for s in _statements(core.body) if getattr(s, "sd_update", False) and is_array(s.targets[0].id)]
+    if not updates:
+        return None
+    new = copy.deepcopy(core)
+    taken = {n.id for n in ast.walk(ast.Module(body=new.body, type_ignores=[])) if isinstance(n, ast.Name)}
+    names = Names(taken, set())
+
+    def rewrite(stmts):
+        out = []
+        for stmt in stmts:
+            for field in ("body", "orelse"):
+                if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                    setattr(stmt, field, rewrite(getattr(stmt, field)))
+            if getattr(stmt, "sd_update", False) and is_array(stmt.targets[0].id):
+                temp = names.fresh("_u")
+                whole = ast.Subscript(value=name(stmt.targets[0].id), slice=ast.Slice(), ctx=ast.Store())
+                out += [assign(temp, stmt.value, stmt), assign(whole, name(temp), stmt)]
+            else:
+                out.append(stmt)
+        return out
+    new.body = rewrite(new.body)
+    new.temps = core.temps | names.temps
+    return new
+
+
+def _statements(stmts):
+    for stmt in stmts:
+        yield stmt
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            yield from _statements(stmt.body)
+            yield from _statements(stmt.orelse)
 
 
 def _iterate_by_index(stmts, names):

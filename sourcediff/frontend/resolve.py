@@ -20,7 +20,10 @@ ARRAY_FUNCTIONS = {id(f): name for name, fs in {
     "zeros": [np.zeros], "ones": [np.ones], "empty": [np.empty], "full": [np.full],
     "zeros_like": [np.zeros_like], "ones_like": [np.ones_like], "empty_like": [np.empty_like],
     "full_like": [np.full_like], "arange": [np.arange], "linspace": [np.linspace],
-    "eye": [np.eye], "array": [np.array, np.asarray]}.items() for f in fs}
+    "eye": [np.eye], "array": [np.array, np.asarray], "expand_dims": [np.expand_dims],
+    "accumulate": [runtime.accumulate], "ref_tape": [runtime.ref_tape], "push_ref": [runtime.push_ref],
+    "pop_ref": [runtime.pop_ref], "one_hot": [runtime.one_hot], "flat_item": [runtime.flat_item],
+}.items() for f in fs}
 DTYPES = {id(np.float64): "float64", id(np.float32): "float32", id(np.int64): "int64",
           id(np.int32): "int32", id(np.bool_): "bool", id(float): "float64", id(int): "int64",
           id(bool): "bool"}
@@ -55,8 +58,8 @@ def classify(value):
         return Ref("rule", getattr(value, "py_func", value))
     if getattr(value, "py_func", value) is runtime.reserve:
         return Ref("reserve", runtime.reserve)
-    if id(value) in ARRAY_FUNCTIONS:
-        return Ref("array_fn", ARRAY_FUNCTIONS[id(value)])
+    if id(getattr(value, "py_func", value)) in ARRAY_FUNCTIONS:
+        return Ref("array_fn", ARRAY_FUNCTIONS[id(getattr(value, "py_func", value))])
     if id(value) in DTYPES:
         return Ref("dtype", DTYPES[id(value)])
     if value is builtins.range or value is builtins.len:

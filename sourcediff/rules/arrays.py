@@ -33,6 +33,7 @@ class ArrayRule:
     linear: bool = False            # tangent = the rule applied to the tangents
     alias: bool = False             # the result is a view of x
     broadcast: bool = False         # contributions have the result's shape: sum them back
+    forward_only: bool = False      # generated code's helpers: differentiated in forward mode only
     params: tuple = field(init=False)
 
     def __post_init__(self):
@@ -207,6 +208,20 @@ RULES = _rules(
     ArrayRule("reshape", "x.reshape(y)", _reshape_kind, alias=True),
     ArrayRule("ravel", "np.ravel(x)", _ravel_kind, linear=True, vjps=("g.reshape(x.shape)",)),
     ArrayRule("copy", "x.copy()", same_as_x, linear=True, vjps=("g",)),
+    ArrayRule("expand_dims", "np.expand_dims(x, y)", lambda kinds: K.Array(_array(kinds[0]).dtype,
+                                                                          kinds[0].ndim + 1), alias=True),
+    # helpers of generated reverse code, so that forward mode runs over it (Hessians)
+    ArrayRule("accumulate", "_rt.accumulate(x, y)", same_as_x, linear=True, vjps=("g", "g"),
+              forward_only=True),
+    ArrayRule("ref_tape", "_rt.ref_tape(x)", lambda kinds: K.List(kinds[0]), linear=True, vjps=("g",),
+              forward_only=True),
+    ArrayRule("push_ref", "_rt.push_ref(x, y)", lambda kinds: kinds[0], linear=True, vjps=("g", "g"),
+              forward_only=True),
+    ArrayRule("pop_ref", "_rt.pop_ref(x)", lambda kinds: kinds[0].item, linear=True, vjps=("g",),
+              forward_only=True),
+    ArrayRule("one_hot", "_rt.one_hot(x, y, z)", lambda kinds: K.Array("float64", _array(kinds[0]).ndim),
+              linear=True, vjps=(None, None, "np.sum(g)")),
+    ArrayRule("flat_item", "_rt.flat_item(x, y)", element_of_x, linear=True, vjps=("_rt.one_hot(x, y, g)", None)),
     # linear algebra
     ArrayRule("solve", "np.linalg.solve(x, y)", _solve_kind,
               jvps=("-np.linalg.solve(x, np.dot(dx, ans))", "np.linalg.solve(x, dy)"), vjps=_solve_vjps),

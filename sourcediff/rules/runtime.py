@@ -56,7 +56,7 @@ def accumulate(bar, g):
     """``bar += g`` where ``g`` may have the broadcast shape: sums over broadcast axes."""
     if bar.shape == g.shape:
         bar += g
-        return
+        return bar
     summed = np.zeros(bar.size, bar.dtype)
     flat = np.ascontiguousarray(g).reshape(g.size)
     lead = g.ndim - bar.ndim
@@ -72,6 +72,7 @@ def accumulate(bar, g):
                 stride *= bar.shape[b]
         summed[offset] += flat[k]
     bar += summed.reshape(bar.shape)
+    return bar
 
 
 def prod_partials(x):
@@ -123,3 +124,14 @@ def ref_tape(x):
     tape = [x]
     tape.pop()
     return tape
+
+
+def push_ref(tape, x):
+    """``tape`` with the array ``x`` appended."""
+    tape.append(x)
+    return tape
+
+
+def pop_ref(tape):
+    """The array appended last, removed from ``tape``."""
+    return tape.pop()

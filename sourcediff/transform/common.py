@@ -66,4 +66,5 @@ def array_mapping(expr):
 
 
 def mentions_array(node, types):
-    return any(isinstance(n, ast.Name) and isinstance(types.env.get(n.id), K.Array) for n in ast.walk(node))
+    return any(isinstance(n, ast.Name) and isinstance(types.env.get(n.id), (K.Array, K.List))
+               for n in ast.walk(node))

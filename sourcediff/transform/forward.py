@@ -151,7 +151,7 @@ class Forward:
 
     @property
     def array_dots(self):
-        return {self.dot_name(v) for v in self.active if isinstance(self.types.env.get(v), K.Array)}
+        return {self.dot_name(v) for v in self.active if isinstance(self.types.env.get(v), (K.Array, K.List))}
 
     def call(self, stmt):
         expr = stmt.value

@@ -93,7 +93,8 @@ class Reverse:
 
     def push(self, var):
         if self.is_array(var):
-            return [ast.Expr(_method(lst, "append", name(v))) for lst, v in self.ref_lists(var)]
+            return [assign(lst, ast.Call(func=_rt_attr("push_ref"), args=[name(lst), name(v)], keywords=[]))
+                    for lst, v in self.ref_lists(var)]
         return self.push_value(name(var), self.types.env[var])
 
     def push_value(self, value, kind):
@@ -104,7 +105,8 @@ class Reverse:
     def pop(self, var):
         self.invalidate(var)
         if self.is_array(var):
-            return [assign(v, _method(lst, "pop")) for lst, v in reversed(self.ref_lists(var))]
+            return [assign(v, ast.Call(func=_rt_attr("pop_ref"), args=[name(lst)], keywords=[]))
+                    for lst, v in reversed(self.ref_lists(var))]
         return [aug(self.tape(var)[1], ast.Sub(), ast.Constant(1)),
                 assign(var, self.pop_value(self.types.env[var]))]
 
@@ -493,6 +495,8 @@ class Reverse:
         if kind == "rule":
             return self.reverse_rule(stmt, var)
         if kind == "array":
+            if expr.sd_array.forward_only:
+                raise self.array_error(stmt)
             return self.reverse_array(stmt, var)
         if kind == "call":
             return self.reverse_call(stmt, outs)
@@ -529,8 +533,8 @@ class Reverse:
         """``var_bar += contribution``, summing a broadcast contribution back to var's shape."""
         if self.is_array(var):
             if broadcast:
-                return ast.Expr(ast.Call(func=_rt_attr("accumulate"), args=[name(self.bar(var)), contribution],
-                                         keywords=[]))
+                return assign(self.bar(var), ast.Call(func=_rt_attr("accumulate"),
+                                                      args=[name(self.bar(var)), contribution], keywords=[]))
             return add_to(self.bar(var), contribution)
         if broadcast:
             contribution = _np_call("sum", contribution)
