@@ -127,7 +127,7 @@ class Types:
         index = subscript.slice
         parts = index.elts if isinstance(index, ast.Tuple) else [index]
         if len(parts) > array.ndim:
-            raise self.error(stmt, f"`{ast.unparse(subscript)}` indexes {len(parts)} dimensions "
+            raise self.error(stmt, f"`{ast.unparse(subscript)}` indexes {len(parts)} dimension(s) "
                              f"of a {array.ndim}-dimensional array")
         if any(self.of(a) not in (None, "int", "bool") for a in index_atoms(index)):
             raise self.error(stmt, f"array indices and slice bounds must be integers in "
