@@ -137,7 +137,7 @@ class Transformed:
             if kinds not in self._entries:
                 try:
                     self._entries[kinds] = self._build(kinds)
-                except (TransformError, TypeError, ValueError, RuleMissing):
+                except (TransformError, TypeError, ValueError, RuleMissing, ImportError):
                     raise
                 except Exception as e:     # a sourcediff bug: say so, keep the cause chained
                     raise TransformError(

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+import custom_programs as custom
 import sourcediff as sd
 
 
@@ -56,37 +57,9 @@ def weighted(x, w):
     return t
 
 
-@sd.custom_jvp
-def log1pexp(x):
-    return math.log(1.0 + math.exp(x))
-
-
-@log1pexp.defjvp
-def log1pexp_jvp(primals, tangents):
-    x, = primals
-    x_dot, = tangents
-    return log1pexp(x), (1.0 - 1.0 / (1.0 + math.exp(x))) * x_dot
-
-
-@sd.custom_vjp
-def clip_gradient(x):
-    return x
-
-
-def clip_fwd(x):
-    return x, None
-
-
-def clip_bwd(residuals, g):
-    return (min(max(g, -0.75), 0.75),)
-
-
-clip_gradient.defvjp(clip_fwd, clip_bwd)
-
-
 def with_rules(x, y):
-    """Calls to a custom_jvp and a custom_vjp function."""
-    return log1pexp(x * y) + clip_gradient(math.sin(x)) * y
+    """custom_jvp and custom_vjp functions: residuals of several kinds, none, a rule calling a rule."""
+    return custom.softplus(x * y) + custom.clip_gradient(math.sin(x)) * y + custom.scaled(x, y) + custom.outer(y)
 
 
 MAX_TRIPS = 8
@@ -109,4 +82,5 @@ def device_functions():
         "settle_grad": (sd.grad(settle, backend=cuda, max_trips=MAX_TRIPS), (F,)),
         "weighted_grad": (sd.grad(weighted, backend=cuda), (F, A)),
         "with_rules_grad": (sd.grad(with_rules, (0, 1), backend=cuda), (F, F)),
+        "decay_second_derivative": (sd.grad(sd.grad(decay), backend=cuda), (F, F)),
     }

@@ -23,6 +23,7 @@ d = {name: device for name, (device, _) in cp.device_functions().items()}
 pair_jit, pair_grad, pair_vg, pair_jvp = (d["pair_energy_jit"], d["pair_energy_grad"],
                                           d["pair_energy_value_and_grad"], d["pair_energy_jvp"])
 damped_grad, damped_jvp, rules_grad = d["damped_grad"], d["damped_jvp"], d["with_rules_grad"]
+decay_second = d["decay_second_derivative"]
 series_grad, series_jvp, settle_grad, weighted_grad = (d["series_grad"], d["series_jvp"], d["settle_grad"],
                                                        d["weighted_grad"])
 
@@ -45,6 +46,7 @@ def two_arguments(xs, ys, out):
         out[i, 10], out[i, 11] = value, tangent
         gx, gy = rules_grad(x, y)
         out[i, 12], out[i, 13] = gx, gy
+        out[i, 14] = decay_second(x, y)
 
 
 @cuda.jit
@@ -68,7 +70,7 @@ def run(kernel, *args, columns):
 def main():
     grad_on_gpu = sd.vectorize(sd.grad(cp.pair_energy, 1), target="cuda")
     results = {
-        "two_arguments": run(two_arguments, XS, YS, columns=14),
+        "two_arguments": run(two_arguments, XS, YS, columns=15),
         "loops": run(loops, XS, NS, W, columns=4),
         "vectorize_cuda": grad_on_gpu(XS, YS).tolist(),
         "vectorize_cuda_jit": sd.vectorize(cp.damped, target="cuda")(XS, YS).tolist(),

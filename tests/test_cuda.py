@@ -105,6 +105,10 @@ def test_custom_rules_in_a_kernel(simulated):
     close(simulated["two_arguments"][:, 12:14], [sd.grad(cp.with_rules, (0, 1))(x, y) for x, y in zip(XS, YS)])
 
 
+def test_transform_of_a_transform_in_a_kernel(simulated):
+    close(simulated["two_arguments"][:, 14], [sd.grad(sd.grad(cp.decay))(x, y) for x, y in zip(XS, YS)])
+
+
 def test_loops_without_constant_bounds(simulated):
     out = simulated["loops"]
     series = [sd.grad(cp.series)(0.5 * x, n) for x, n in zip(XS, NS)]
@@ -177,6 +181,8 @@ def test_device_code_errors():
                                                 "cannot create arrays") as info:
         sd.jit(makes_array, backend="cuda")
     assert info.value.lineno == line_of(makes_array, "np.zeros")
+    with pytest.raises(sd.TransformError, match="code sourcediff generated for an inner transform"):
+        sd.grad(sd.grad(cp.series), backend="cuda")      # the inner tape is a NumPy array
     with pytest.raises(sd.TransformError, match="recursive"):
         sd.jit(factorial_power, backend="cuda")
     with pytest.raises(ValueError, match="device functions of jit, grad, value_and_grad, jvp"):

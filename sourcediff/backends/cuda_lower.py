@@ -59,13 +59,18 @@ class NumpyOnCuda(ast.NodeTransformer):
             return self.generic_visit(node)
         replacement = NUMPY_ON_CUDA.get(node.attr)
         if replacement is None:
-            what = ("device functions cannot create arrays; pass an array made on the host as an "
-                    "argument" if node.attr in NUMPY_CREATION else
-                    "the CUDA target compiles no NumPy function of scalars but np.log and the "
-                    "trigonometric ones; use the math module")
-            raise error(node, self.core, f"np.{node.attr} in code for backend='cuda': {what}")
+            raise error(node, self.core, f"np.{node.attr} in code for backend='cuda': {self.advice(node)}")
         module, attr = replacement.split(".")
         return ast.copy_location(ast.Attribute(ast.Name(module, ast.Load()), attr, ast.Load()), node)
+
+    def advice(self, node):
+        if getattr(self.core.source.fn, "__module__", "").startswith("sd_"):     # see modules.module_name_of
+            return ("this is code sourcediff generated for an inner transform, whose tape (for a loop that "
+                    "overwrites values) is a NumPy array; on the GPU, transforms of transforms work where "
+                    "the inner one keeps no tape: compute this derivative on the CPU backend")
+        if node.attr in NUMPY_CREATION:
+            return "device functions cannot create arrays; pass an array made on the host as an argument"
+        return "the CUDA target has no such NumPy function of scalars; use the math module"
 
 
 def constant_trips(loop):
