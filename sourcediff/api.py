@@ -180,7 +180,14 @@ class Transformed:
             raise ValueError(f"backend='cuda' makes device functions of {', '.join(CUDA_MODES)}; "
                              f"compute a {self.mode} inside a kernel from grad or jvp")
         _backend(self.backend)
-        entry = self.entry(guess_kinds(self.fn))
+        kinds = guess_kinds(self.fn)
+        try:
+            entry = self.entry(kinds)
+        except TransformError as e:     # the kinds were guessed: say so, and how to change them
+            built_for = ", ".join(f"{p}: {k}" for p, k in zip(self._params, kinds))
+            raise TransformError(f"{e.reason}\n(the device function is built for ({built_for}), read from "
+                                 "the source; annotate parameters to change that, e.g. `n: int`)",
+                                 e.filename, e.lineno, e.code) from None
         device = entry.function
         device.source = entry.source
         device.sd_transformed = self        # so sd.vectorize can build it for another target
@@ -449,6 +456,8 @@ def _usage(node):
 
 def _transform(fun, mode, argnums=0, has_aux=False, backend=None, max_trips=None):
     """A Transformed; on backend='cuda' the numba.cuda device function it compiles to."""
+    if max_trips is not None and not (isinstance(max_trips, int) and max_trips >= 0):
+        raise ValueError(f"max_trips must be an int >= 0, the most iterations of a loop; got {max_trips!r}")
     transformed = Transformed(fun, mode, argnums, has_aux, backend, max_trips)
     if (backend or default_backend()) == "cuda":
         return transformed.device_function()

@@ -1,4 +1,6 @@
 """sd.vectorize: a NumPy ufunc of a scalar function or of a transformed one, built by numba.vectorize."""
+import inspect
+
 from .api import Transformed, guess_kinds
 from .transform import program as P
 
@@ -25,7 +27,7 @@ def vectorize(fun, *, target="cpu"):
         transformed = Transformed(fun, "jit", backend=backend)
     kinds = guess_kinds(transformed.fn)
     name = getattr(transformed.fn, "__name__", "the function")
-    for param, kind in zip(transformed._params, kinds):
+    for param, kind in zip(inspect.signature(transformed.fn).parameters, kinds):
         if kind not in NUMBA_TYPES:
             raise TypeError(f"vectorize maps scalar arguments; `{param}` of {name} is {kind}")
     if backend == "cuda":
@@ -33,7 +35,7 @@ def vectorize(fun, *, target="cpu"):
     entry = transformed.entry(kinds)
     if entry.tree != "leaf":
         raise TypeError(f"vectorize needs a function with one scalar result; the {transformed.mode} of "
-                        f"{name} returns {_shape(entry.tree)}: vectorize each part separately")
+                        f"{name} returns a tuple of {len(entry.tree)}: vectorize each part separately")
     result = P.types_of(P.concrete(transformed.fn, kinds), kinds).result if transformed.mode == "jit" \
         else "float"
     if result not in NUMBA_TYPES:
@@ -44,8 +46,4 @@ def vectorize(fun, *, target="cpu"):
         from .backends.simulated_ufunc import SimulatedUfunc     # the simulator has no vectorize
         return SimulatedUfunc(entry.function, [NUMBA_TYPES[k] for k in kinds], NUMBA_TYPES[result])
     return numba.vectorize([signature], target=target)(transformed.sd_python_function(kinds))
-
-
-def _shape(tree):
-    return "a scalar" if tree == "leaf" else f"a tuple of {len(tree)}"
 

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 import custom_programs as custom
+import programs
 import sourcediff as sd
 
 
@@ -63,6 +64,17 @@ def with_rules(x, y):
 
 
 MAX_TRIPS = 8
+CORPUS_MAX_TRIPS = 1024          # the longest loop of tests/programs.py at its points: 1000 iterations
+
+
+def corpus_cases():
+    """The scalar programs of tests/programs.py whose argument kinds their source tells, not recursive."""
+    from sourcediff import kinds
+    from sourcediff.api import guess_kinds
+    return [case for case in programs.CASES if not case.fn.__name__.startswith("recursive")
+            and all(guess_kinds(case.fn) == tuple(kinds.of_value(v) for v in point) for point in case.points)]
+
+
 F, I, A = "float64", "int64", "float64[:]"
 
 

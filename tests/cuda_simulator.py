@@ -61,6 +61,27 @@ def loops(xs, ns, w, out):
         out[i, 3] = weighted_grad(x, w)
 
 
+def corpus():
+    """value_and_grad of every program of cuda_programs.corpus_cases() at its points, in a kernel."""
+    results = {}
+    for case in cp.corpus_cases():
+        device = sd.value_and_grad(case.fn, case.floats, backend="cuda", max_trips=cp.CORPUS_MAX_TRIPS)
+
+        @cuda.jit
+        def call(args, out):        # the simulator runs kernels as Python: any arguments will do
+            value, grads = device(*args)
+            out[0] = value
+            for k in range(len(grads)):
+                out[1 + k] = grads[k]
+        rows = []
+        for point in case.points:
+            out = np.zeros(1 + len(case.floats))
+            call[1, 1](point, out)
+            rows.append(out.tolist())
+        results[case.id] = rows
+    return results
+
+
 def run(kernel, *args, columns):
     out = np.zeros((len(XS), columns))
     kernel[1, len(XS)](*args, out)
@@ -74,6 +95,7 @@ def main():
         "loops": run(loops, XS, NS, W, columns=4),
         "vectorize_cuda": grad_on_gpu(XS, YS).tolist(),
         "vectorize_cuda_jit": sd.vectorize(cp.damped, target="cuda")(XS, YS).tolist(),
+        "corpus": corpus(),
     }
     print(json.dumps(results))
 

@@ -36,7 +36,8 @@ def simulate(script):
 
 @pytest.fixture(scope="module")
 def simulated():
-    return {k: np.array(v) for k, v in json.loads(simulate(os.path.join(HERE, "cuda_simulator.py"))).items()}
+    results = json.loads(simulate(os.path.join(HERE, "cuda_simulator.py")))
+    return {k: v if k == "corpus" else np.array(v) for k, v in results.items()}
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +119,14 @@ def test_loops_without_constant_bounds(simulated):
     close(out[:, 1], [sd.jvp(cp.series, (0.5 * x, n), (1.0, 0.0))[1] for x, n in zip(XS, NS)])
     close(out[:, 2], [sd.grad(cp.settle)(x) for x in XS])
     close(out[:, 3], [sd.grad(cp.weighted)(x, W) for x in XS])
+
+
+@pytest.mark.parametrize("case", cp.corpus_cases(), ids=lambda case: case.id)
+def test_corpus_on_the_simulator(case, simulated):
+    expected = sd.value_and_grad(case.fn, case.floats, backend="python")
+    for point, device in zip(case.points, simulated["corpus"][case.id]):
+        value, grads = expected(*point)
+        np.testing.assert_allclose(device, [value, *grads], rtol=1e-10, atol=1e-12)
 
 
 def test_vectorize_on_each_target(simulated):

@@ -32,9 +32,9 @@ NUMPY_CREATION = {"empty", "zeros", "ones", "full", "empty_like", "zeros_like", 
 def lower(fn, max_trips=None):
     """Rewrite the generated FunctionDef ``fn`` in place for the CUDA target; return it."""
     core = getattr(fn, "sd_core", None)
-    tapes = getattr(fn, "sd_tapes", None)
+    tapes = getattr(fn, "sd_tapes", None)      # tape array name -> position name
     if tapes:
-        Tapes(fn, tapes, max_trips, core).lower()
+        Tapes(fn, set(tapes), max_trips, core).lower()
     NumpyOnCuda(core).visit(fn)
     return ast.fix_missing_locations(fn)
 
@@ -86,10 +86,9 @@ def constant_trips(loop):
 class Tapes:
     """The tapes of one reverse-mode function as local arrays (see the module's docstring)."""
 
-    def __init__(self, fn, positions, max_trips, core):
-        self.fn, self.positions, self.max_trips, self.core = fn, positions, max_trips, core
-        self.sizes = dict.fromkeys(positions, 0)
-        self.dtypes = {}
+    def __init__(self, fn, names, max_trips, core):
+        self.fn, self.names, self.max_trips, self.core = fn, names, max_trips, core
+        self.sizes = dict.fromkeys(names, 0)
         self.guarded = set()       # tapes whose size rests on max_trips
         taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
         self.overflow = "_overflow"
@@ -109,7 +108,7 @@ class Tapes:
         """The tape ``stmt`` pushes onto (``tape[pos] = value``), else None."""
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
             array = stmt.targets[0].value
-            if isinstance(array, ast.Name) and array.id in self.positions:
+            if isinstance(array, ast.Name) and array.id in self.names:
                 return array.id
         return None
 
@@ -176,7 +175,7 @@ class Tapes:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and \
                 ast.unparse(stmt.value.func) == "_rt.reserve":
             tape = stmt.value.args[0].id
-            if tape in self.positions:
+            if tape in self.names:
                 return tape, stmt.value.args[1]
         return None
 
@@ -189,7 +188,7 @@ class Tapes:
     def allocation(self, stmt):
         """``tape = cuda.local.array(size, dtype)`` for the prologue's ``tape = np.empty(...)``."""
         if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
-                and stmt.targets[0].id in self.positions and isinstance(stmt.value, ast.Call)
+                and stmt.targets[0].id in self.names and isinstance(stmt.value, ast.Call)
                 and ast.unparse(stmt.value.func) == "np.empty"):
             return None
         tape = stmt.targets[0].id
