@@ -11,13 +11,14 @@ import inspect
 import os
 
 from . import kinds as K
-from .backends import modules, numba_cpu, python
+from .backends import modules, numba_cpu, numba_cuda, python
 from .custom import RuleMissing
 from .errors import ReverseThroughArrays, TransformError, error_at
 from .frontend.normalize import name
 from .transform import program as P
 
-BACKENDS = {"numba": numba_cpu, "python": python}
+BACKENDS = {"numba": numba_cpu, "python": python, "cuda": numba_cuda}
+CUDA_MODES = ("jit", "grad", "value_and_grad", "jvp")      # the transforms that make device functions
 FORWARD_FALLBACK = {"grad": "_entry_grad_forward", "value_and_grad": "_entry_value_and_grad_forward",
                     "jacrev": "_entry_jacfwd"}
 
@@ -28,10 +29,10 @@ def default_backend():
 
 def _backend(backend):
     backend = backend or default_backend()
-    if backend == "cuda":
-        raise TransformError("backend='cuda' arrives with GPU support; use 'numba' or 'python'")
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose 'numba' or 'python'")
+        raise ValueError(f"unknown backend {backend!r}; choose 'numba', 'python' or 'cuda'")
+    if backend == "cuda":
+        numba_cuda.require()
     return backend
 
 
@@ -72,10 +73,11 @@ class Entry:
 class Transformed:
     """A function transformed by sourcediff; call it like the original."""
 
-    def __init__(self, fn, mode, argnums=0, has_aux=False, backend=None):
+    def __init__(self, fn, mode, argnums=0, has_aux=False, backend=None, max_trips=None):
         self.fn, self.mode, self.has_aux = fn, mode, has_aux
         self.argnums = argnums
         self.backend = backend
+        self.max_trips = max_trips      # the tape bound of device code (see backends/cuda_lower.py)
         self._entries = {}
         self._last = None
         functools.update_wrapper(self, fn, updated=())
@@ -135,7 +137,7 @@ class Transformed:
             if kinds not in self._entries:
                 try:
                     self._entries[kinds] = self._build(kinds)
-                except (TransformError, TypeError, ValueError, RuleMissing):
+                except (TransformError, TypeError, ValueError, RuleMissing, ImportError):
                     raise
                 except Exception as e:     # a sourcediff bug: say so, keep the cause chained
                     raise TransformError(
@@ -169,7 +171,27 @@ class Transformed:
         return f"<sourcediff {self.mode} of {getattr(self.fn, '__qualname__', self.fn)}>"
 
     def __reduce__(self):
-        return (Transformed, (self.fn, self.mode, self.argnums, self.has_aux, self.backend))
+        return (Transformed, (self.fn, self.mode, self.argnums, self.has_aux, self.backend, self.max_trips))
+
+    # -------------------------------------------------------- device code
+    def device_function(self):
+        """The numba.cuda device function, for argument kinds read from the source (``guess_kinds``)."""
+        if self.mode not in CUDA_MODES:
+            raise ValueError(f"backend='cuda' makes device functions of {', '.join(CUDA_MODES)}; "
+                             f"compute a {self.mode} inside a kernel from grad or jvp")
+        _backend(self.backend)
+        kinds = guess_kinds(self.fn)
+        try:
+            entry = self.entry(kinds)
+        except TransformError as e:     # the kinds were guessed: say so, and how to change them
+            built_for = ", ".join(f"{p}: {k}" for p, k in zip(self._params, kinds))
+            raise TransformError(f"{e.reason}\n(the device function is built for ({built_for}), read from "
+                                 "the source; annotate parameters to change that, e.g. `n: int`)",
+                                 e.filename, e.lineno, e.code) from None
+        device = entry.function
+        device.source = entry.source
+        device.sd_transformed = self        # so sd.vectorize can build it for another target
+        return device
 
     # -------------------------------------------------------- building
     def _build(self, kinds):
@@ -192,6 +214,8 @@ class Transformed:
             entry_name, tree = builder(program, fn, core, types, kinds, out_tree)
             functions = program.build()
         backend_module = BACKENDS[backend]
+        if backend == "cuda":
+            functions, entry_name = numba_cuda.prepare(program, functions, entry_name, tree, self.max_trips)
         # Numba crashes loading recursive functions from its cache in a new process (seen with
         # Numba 0.68), so a module with a call cycle is compiled afresh in each process.
         # Entry wrappers stay plain Python: compiled, Numba would optimise the whole callee again.
@@ -470,20 +494,30 @@ def _usage(node):
 
 # ------------------------------------------------------------------ public functions
 
-def grad(fun, argnums=0, has_aux=False, *, backend=None):
-    return Transformed(fun, "grad", argnums, has_aux, backend)
+def _transform(fun, mode, argnums=0, has_aux=False, backend=None, max_trips=None):
+    """A Transformed; on backend='cuda' the numba.cuda device function it compiles to."""
+    if max_trips is not None and not (isinstance(max_trips, int) and max_trips >= 0):
+        raise ValueError(f"max_trips must be an int >= 0, the most iterations of a loop; got {max_trips!r}")
+    transformed = Transformed(fun, mode, argnums, has_aux, backend, max_trips)
+    if (backend or default_backend()) == "cuda":
+        return transformed.device_function()
+    return transformed
 
 
-def value_and_grad(fun, argnums=0, has_aux=False, *, backend=None):
-    return Transformed(fun, "value_and_grad", argnums, has_aux, backend)
+def grad(fun, argnums=0, has_aux=False, *, backend=None, max_trips=None):
+    return _transform(fun, "grad", argnums, has_aux, backend, max_trips)
+
+
+def value_and_grad(fun, argnums=0, has_aux=False, *, backend=None, max_trips=None):
+    return _transform(fun, "value_and_grad", argnums, has_aux, backend, max_trips)
 
 
 def jacfwd(fun, argnums=0, *, backend=None):
-    return Transformed(fun, "jacfwd", argnums, False, backend)
+    return _transform(fun, "jacfwd", argnums, False, backend)
 
 
 def jacrev(fun, argnums=0, *, backend=None):
-    return Transformed(fun, "jacrev", argnums, False, backend)
+    return _transform(fun, "jacrev", argnums, False, backend)
 
 
 def hessian(fun, argnums=0, *, backend=None):
@@ -491,11 +525,24 @@ def hessian(fun, argnums=0, *, backend=None):
 
 
 def jit(fun, *, backend=None):
-    return Transformed(fun, "jit", 0, False, backend)
+    return _transform(fun, "jit", 0, False, backend)
 
 
-def jvp(fun, primals, tangents, *, backend=None):
-    """(primal_out, tangent_out) of ``fun`` at ``primals`` along ``tangents``."""
+def jvp(fun, primals=None, tangents=None, *, backend=None):
+    """(primal_out, tangent_out) of ``fun`` at ``primals`` along ``tangents``.
+
+    On backend='cuda', called without primals and tangents: the device
+    function ``(*primals, *tangents) -> (primal_out, tangent_out)``, with one
+    tangent per float parameter.
+    """
+    device = (backend or default_backend()) == "cuda"
+    if primals is None and tangents is None and device:
+        return _transform(fun, "jvp", backend=backend)
+    if device:
+        raise TypeError("jvp on backend='cuda' runs inside kernels: call jvp(f, backend='cuda') without "
+                        "primals and tangents for the device function of both")
+    if primals is None or tangents is None:
+        raise TypeError("jvp needs primals and tangents (only jvp(f, backend='cuda') returns a function)")
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise TypeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
@@ -520,6 +567,9 @@ def _like(value, kind, primal=None):
 
 def vjp(fun, *primals, has_aux=False, backend=None):
     """(primal_out, vjp_fn) or, with has_aux, (primal_out, vjp_fn, aux)."""
+    if (backend or default_backend()) == "cuda":
+        raise ValueError("vjp evaluates at given primals on the host; inside kernels use "
+                         "grad(f, backend='cuda') or value_and_grad(f, backend='cuda')")
     t = _cached(fun, "vjp", backend)
     args = t.bind(primals, {})
     kinds = t.kinds(args)
@@ -565,5 +615,8 @@ def _cached(fun, mode, backend):
 
 def show(fun, mode=None):
     """Print the generated source of a transformed function (or of ``mode`` of a plain one)."""
+    if getattr(fun, "sd_transformed", None) is not None:      # a device function: its source as built
+        print(fun.source)
+        return
     t = fun if isinstance(fun, Transformed) else Transformed(fun, mode or "jit")
     print(t.source)

@@ -287,6 +287,8 @@ def _build_fwd(call):
         trees.append(_literal_tree(res, (f"_res{i}" for i in itertools.count())))
         return [out] + _literal_leaves(res)
     _flatten_returns(fn, flatten)
+    for ret in (n for n in ast.walk(node) if isinstance(n, ast.Return) and len(n.value.elts) == 1):
+        ret.value = ret.value.elts[0]       # no residual leaves: the output alone, as call sites bind it
     if any(t != trees[0] for t in trees):
         raise error_at(node, fn.sd_source, f"every return of {fwd.__name__} must give residuals "
                        "of the same structure")

@@ -173,7 +173,10 @@ class Program:
             else:
                 plan = tape.plan(core, types, active)
                 multiple = tape.multiply_assigned(core)
-                fn_def = Reverse(core, types, plan, mask, self, naming, multiple).function(fn_name)
+                reverse = Reverse(core, types, plan, mask, self, naming, multiple)
+                fn_def = reverse.function(fn_name)
+                fn_def.sd_tapes = dict(reverse.tapes.values())     # array name -> position name
+        fn_def.sd_core = core       # for backends that rewrite the function (numba_cuda)
         temps = core.temps | set(naming.derived_from(core.temps))
         fold(fn_def, lambda n: n in temps)
         tidy(fn_def)
