@@ -38,7 +38,9 @@ class ArrayCalls:
 
     def array_rule(self, rule, atoms, node):
         call = arrays_call(rule, atoms)
-        return ast.copy_location(call, node)
+        for part in ast.walk(call):          # the template's own positions mean nothing here
+            ast.copy_location(part, node)
+        return call
 
     def _bind_array_args(self, node, fname, args, keywords, text):
         params = SIGNATURES[fname]
