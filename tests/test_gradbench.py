@@ -146,6 +146,14 @@ def test_objective_values(case, how):
         close(value, expected, rtol=1e-10, atol=1e-12)
 
 
+def test_ht_variants_share_argument_kinds():
+    # simple and complicated inputs give arguments of the same kinds (us is (0, 2) when empty)
+    for complicated in (False, True):
+        prepared = ht.prepare(inputs.ht(10, 3, complicated))
+        assert [a.dtype.kind if isinstance(a, np.ndarray) else type(a).__name__ for a in prepared] == \
+            ["f", "f", "f", "i", "f", "f", "f", "bool", "i", "f", "i"]
+
+
 def test_rodrigues_without_rotation():
     given = inputs.ba(1, 1, 2)
     given["cam"][0:3] = [0.0, 0.0, 0.0]
@@ -164,4 +172,4 @@ def test_particle_trajectory_uses_the_potential_gradient():
 
 def test_saddle_function():
     x, y = np.array([0.5, -1.5]), np.array([2.0, 0.25])
-    assert saddle.f(x, y) == saddle.f_of_y(y, x) == (0.25 + 4.0) - (2.25 + 0.0625)
+    assert saddle.f(x, y) == saddle.f_of_y(y, x) == (0.25 + 2.25) - (4.0 + 0.0625)

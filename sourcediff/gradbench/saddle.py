@@ -1,5 +1,6 @@
-"""GradBench's ``saddle`` eval: min over x of max over y of f(x, y) = (x0^2 + y0^2) - (x1^2 + y1^2),
-both by gradient descent from the same start, the inner one inside the outer one's objective.
+"""GradBench's ``saddle`` eval: min over x of max over y of f(x, y) = |x|^2 - |y|^2 (the eval's
+(x1^2 + y1^2) - (x2^2 + y2^2), x = (x1, y1) and y = (x2, y2)), both by gradient descent from
+the same start, the inner one inside the outer one's objective.
 
 The function names say the mode of the outer and the inner gradient (``f`` forward, ``r``
 reverse); the output is the saddle point, x then y.
@@ -12,7 +13,7 @@ from .descent import descend, forward_gradient, reverse_gradient
 
 
 def f(x, y):
-    return (x[0] * x[0] + y[0] * y[0]) - (x[1] * x[1] + y[1] * y[1])
+    return (x[0] * x[0] + x[1] * x[1]) - (y[0] * y[0] + y[1] * y[1])
 
 
 def f_of_y(y, x):
