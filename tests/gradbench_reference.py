@@ -71,7 +71,7 @@ _njitted = {}
 
 
 def njit_deep(fn, compiled=_njitted):
-    """``numba.njit`` of ``fn`` and of the functions of its module that it calls, recursively
+    """``numba.njit`` of ``fn`` and of the functions of its package that it calls, recursively
     (each compiled once per test session)."""
     if fn in compiled:
         return compiled[fn]
@@ -80,7 +80,8 @@ def njit_deep(fn, compiled=_njitted):
     compiled[fn] = numba.njit(copy)
     for name in fn.__code__.co_names:
         value = names.get(name)
-        if isinstance(value, types.FunctionType) and value.__module__ == fn.__module__:
+        if isinstance(value, types.FunctionType) and \
+                value.__module__.split(".")[0] == fn.__module__.split(".")[0]:
             names[name] = njit_deep(value, compiled)
     return compiled[fn]
 
@@ -196,16 +197,11 @@ def ht_vertices(theta, model):
     bones = len(model["parents"])
     pose = np.zeros((bones + 3, 3))
     pose[0], pose[1], pose[2] = theta[0:3], 1.0, theta[3:6]
-    i_theta, row = 6, 5
-    for _ in range(5):
-        for joint in range(3):
-            pose[row, 0] = theta[i_theta]
-            i_theta += 1
-            if joint == 0:
-                pose[row, 1] = theta[i_theta]
-                i_theta += 1
-            row += 1
-        row += 1
+    for finger in range(5):            # rows 5-7, 9-11, ...: 2, 1 and 1 angles from theta
+        first, start = 5 + 4 * finger, 6 + 4 * finger
+        pose[first, :2] = theta[start:start + 2]
+        pose[first + 1, 0] = theta[start + 2]
+        pose[first + 2, 0] = theta[start + 3]
 
     def euler(x, z, y):
         cx, sx, cy, sy, cz, sz = np.cos(x), np.sin(x), np.cos(y), np.sin(y), np.cos(z), np.sin(z)

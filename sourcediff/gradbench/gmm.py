@@ -10,15 +10,7 @@ import numpy as np
 
 import sourcediff as sd
 
-
-def logsumexp(v):
-    largest = v[0]
-    for i in range(1, v.shape[0]):
-        largest = max(largest, v[i])
-    total = 0.0
-    for i in range(v.shape[0]):
-        total += math.exp(v[i] - largest)
-    return math.log(total) + largest
+from .lse import logsumexp
 
 
 def log_gamma_distrib(a, p):
