@@ -177,6 +177,8 @@ def first_calls(name, quick, cache_dir):
 
 
 def child(name, quick):
+    import numba
+    numba.njit(lambda: 0)()          # Numba's own start-up (about 1 s) is not the problem's
     problem = next(p for p in problems(quick) if p.name == name)
     out = {}
     for what, call in sourcediff_calls(problem).items():
@@ -192,7 +194,7 @@ def child(name, quick):
 # ----------------------------------------------------------------------------- report
 
 def ms(result):
-    return f"{result['median'] * 1e3:.3g}" if "median" in result else f"unsupported: {result['error']}"
+    return f"{result['median'] * 1e3:.3g}" if "median" in result else "unsupported"
 
 
 def ratio(result, primal):
@@ -306,8 +308,9 @@ def main():
     table(rows)
     print("\n*compile* and *cache load*: sourcediff's first call of the primal / the derivative in a "
           "new process with an empty cache directory, then in another new process with the same "
-          "directory. *first derivative call*: in this process (includes JAX's jit compile).")
-    errors = [f"{r['tool']} {what} of {r['problem']}: {t['error']}" for r in rows
+          "directory (after Numba's own start-up). *first derivative call*: in this process "
+          "(includes JAX's jit compile). *unsupported*: see the notes.")
+    errors = [f"{r['tool']} {what} of {r['problem']}: unsupported: {t['error']}" for r in rows
               for what, t in r["times"].items() if "error" in t]
     if notes or errors:
         print("\n## Notes\n")
