@@ -39,8 +39,8 @@ class Jax(Framework):
         jax.config.update("jax_enable_x64", True)
         import jax.numpy as jnp
         self.jax, self.np = jax, jnp
-        for op in ("exp", "log", "tanh", "sin", "cos", "sign", "sum", "max", "min", "concatenate",
-                   "arange", "linspace", "zeros", "ones", "sqrt", "where"):
+        for op in ("exp", "log", "tanh", "sin", "sign", "sum", "max", "min", "concatenate",
+                   "arange", "linspace"):
             setattr(self, op, getattr(jnp, op))
 
     def array(self, value):
@@ -69,7 +69,7 @@ class Torch(Framework):
         import torch
         torch.set_num_threads(1)
         self.torch = torch
-        for op in ("exp", "log", "tanh", "sin", "cos", "sign", "sum", "sqrt", "where"):
+        for op in ("exp", "log", "tanh", "sin", "sign", "sum"):
             setattr(self, op, getattr(torch, op))
 
     def array(self, value):
@@ -91,12 +91,6 @@ class Torch(Framework):
     def linspace(self, start, stop, n):
         return self.torch.linspace(start, stop, n, dtype=self.torch.float64)
 
-    def zeros(self, shape):
-        return self.torch.zeros(shape, dtype=self.torch.float64)
-
-    def ones(self, shape):
-        return self.torch.ones(shape, dtype=self.torch.float64)
-
     def grad(self, f, argnums):
         return self.torch.func.grad(f, argnums)
 
@@ -111,8 +105,8 @@ class Autograd(Framework):
         import autograd
         import autograd.numpy as anp
         self.autograd, self.np = autograd, anp
-        for op in ("exp", "log", "tanh", "sin", "cos", "sign", "sum", "max", "min", "concatenate",
-                   "arange", "linspace", "zeros", "ones", "sqrt", "where"):
+        for op in ("exp", "log", "tanh", "sin", "sign", "sum", "max", "min", "concatenate",
+                   "arange", "linspace"):
             setattr(self, op, getattr(anp, op))
 
     def array(self, value):
