@@ -349,3 +349,20 @@ def test_numba_jacrev_equals_python(case):
     j_n = transform("jacrev", case.fn, case.floats, backend="numba")(*args)
     j_p = transform("jacrev", case.fn, case.floats)(*args)
     assert_same(j_n, j_p, f"numba jacrev {case.id}")
+
+
+def bounded_by_a_value(x, n):
+    """The inner loop's bound is a value the backward sweep recomputes, not a loop variable."""
+    s = 0.0
+    for i in range(n):
+        m = i + 1
+        for j in range(m):
+            s = s * x + 1.0
+    return s
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_inner_bound_recomputed_in_the_backward_sweep(backend):
+    x, n = 0.7, 4
+    expected = (bounded_by_a_value(x + 1e-6, n) - bounded_by_a_value(x - 1e-6, n)) / 2e-6
+    assert sd.grad(bounded_by_a_value, backend=backend)(x, n) == pytest.approx(expected, rel=1e-7)

@@ -461,7 +461,9 @@ class Reverse:
         return out
 
     def reverse_for(self, stmt):
+        bounds = self.materialize(set(names(stmt.iter.args)))      # recomputed range bounds
         pre, entry = self._enter_loop(stmt)
+        pre = bounds + pre
         body = self.reverse_block(stmt.body)
         self.fresh = entry
         if not body:
