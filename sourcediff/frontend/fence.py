@@ -6,7 +6,7 @@ from ..errors import error_at
 STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.If, ast.For, ast.While,
               ast.Break, ast.Continue, ast.Return, ast.Pass, ast.Expr)
 EXPRESSIONS = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call,
-               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple)
+               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.List, ast.Dict)
 HELPER = (ast.Load, ast.Store, ast.keyword, ast.operator, ast.unaryop, ast.cmpop,
           ast.boolop, ast.arguments, ast.arg, ast.alias)
 
@@ -29,9 +29,6 @@ ADVICE = {
     ast.Await: "async code is not supported",
     ast.NamedExpr: "assignment expressions (:=) are not supported; assign on a separate line",
     ast.JoinedStr: "strings are not supported in differentiated code",
-    ast.List: "lists are not supported; use a tuple for fixed groups of values "
-              "or a NumPy array",
-    ast.Dict: "dicts are not supported inside differentiated code",
     ast.Set: "sets are not supported",
     ast.Starred: "star-arguments are not supported; pass arguments by position",
     ast.Slice: "slices arrive with array support; index single elements (a[i], a[i, j])",
@@ -44,7 +41,8 @@ ADVICE = {
 
 SUPPORTED = ("supported are: numbers, operators, math/NumPy scalar functions, if/elif/else, "
              "for over range(...), while, break, continue, return, tuple unpacking, "
-             "calls to plain Python functions, and reading NumPy array elements")
+             "calls to plain Python functions, reading NumPy array elements, and pytrees "
+             "(tuples, lists, dicts, namedtuples) read with constant keys")
 
 
 def check(source):
@@ -78,7 +76,7 @@ def _check_node(node, source):
         raise error_at(node, source, "an expression statement has no effect on the result; "
                        "assign its value or remove it")
     if isinstance(node, ast.Constant) and not isinstance(node.value, (bool, int, float)):
-        if not isinstance(node.value, str):
+        if not isinstance(node.value, str) and node.value is not None:
             raise error_at(node, source, f"constants of type {type(node.value).__name__} are "
                            "not supported; use int, float or bool")
     if isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn, ast.Is, ast.IsNot))

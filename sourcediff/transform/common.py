@@ -21,7 +21,8 @@ def emit_primal(stmt, types, program):
                 node.func = ast.Name(program.request(fn, call_args_kinds(node, types), "primal", None),
                                      ast.Load())
     if isinstance(new, ast.Assign) and getattr(new.value, "sd_residuals", 0):
-        new.targets = [new.targets[0].elts[0]]
+        outputs = new.targets[0].elts[:-new.value.sd_residuals]
+        new.targets = [outputs[0] if len(outputs) == 1 else ast.Tuple(elts=outputs, ctx=ast.Store())]
     return new
 
 
