@@ -273,13 +273,14 @@ class Transformed:
             floats = [j for j in leaves if K.is_float(spec.kinds[j])]
             # a single value must be a float; int leaves of a pytree are not differentiated
             # (zero gradient), but a pytree of ints alone is a mistake
+            paths = T.paths(spec.trees[n])
             for j in (leaves if spec.trees[n] is T.LEAF or not floats else floats):
-                self._check_differentiable(spec, j)
+                self._check_differentiable(spec, j, self._params[n] + paths[j - leaves.start])
             diff.update(floats)
         return nums, sorted(diff)
 
-    def _check_differentiable(self, spec, j):
-        core, kind, param = spec.core, spec.kinds[j], spec.core.params[j]
+    def _check_differentiable(self, spec, j, param):
+        core, kind = spec.core, spec.kinds[j]
         if isinstance(kind, K.Array):
             raise error_at(core.source.node, core.source,
                            f"{self.mode} with respect to the array `{param}`: arrays are "

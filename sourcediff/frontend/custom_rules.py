@@ -173,18 +173,18 @@ def _build_bwd(call):
     n = len(expected.children)
 
     def returns(value, ret, source):
-        got = "a single value" if not isinstance(value, T.Node) else \
-            f"a tuple of length {len(value.children)}" if value.type in (tuple, list) else repr(T.structure(value))
-        leaves = None
-        if isinstance(value, T.Node) and value.type in (tuple, list) and len(value.children) == n:
-            leaves = T.match(expected, T.Node(tuple, (), value.children), lambda: ast.Constant(0.0))
-            got = f"the structure {T.structure(value)!r} where {expected!r} was expected"
+        message = "Custom VJP bwd rule must produce an output with the same container (pytree) " \
+                  "structure as the args tuple of the primal function"
+        if not (isinstance(value, T.Node) and value.type in (tuple, list) and len(value.children) == n):
+            got = f"a tuple of length {len(value.children)}" if isinstance(value, T.Node) and \
+                value.type in (tuple, list) else "a single value"
+            raise error_at(ret, source, f"{message}, and in particular must produce a tuple of length equal "
+                           f"to the number of arguments to the primal function, but got {got} for "
+                           f"{custom.name} with {n} differentiable argument(s); return None for a zero cotangent")
+        leaves = T.match(expected, T.Node(tuple, (), value.children), lambda: ast.Constant(0.0))
         if leaves is None:
-            raise error_at(ret, source, "Custom VJP bwd rule must produce an output with the same container "
-                           "(pytree) structure as the args tuple of the primal function, and in particular "
-                           "must produce a tuple of length equal to the number of arguments to the primal "
-                           f"function, but got {got} for {custom.name} with {n} differentiable "
-                           "argument(s); return None for a zero cotangent")
+            raise error_at(ret, source, f"{message}, but got {T.structure(value)!r} where {custom.name} "
+                           f"takes {expected!r}; return None for a zero cotangent")
         return expected, leaves
     # the output cotangent has the structure of the primal output fwd gives
     fwd_out = _once(("fwd", call), lambda: _build_fwd(call)).out_tree.children[0]

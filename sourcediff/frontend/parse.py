@@ -63,6 +63,9 @@ class Synthetic:
     def __repr__(self):
         return f"<sourcediff {self.label}>"
 
+    def __deepcopy__(self, memo):       # a function: copies of the ASTs naming it name it too
+        return self
+
     @property
     def signature(self):
         return inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD)

@@ -35,7 +35,8 @@ class Flat:
 
 
 class PytreeArgument(TransformError):
-    """A parameter given a pytree is used as a number or an array (the API names the argument)."""
+    """A parameter given None, a list or a tuple is used as a number or an array (the API
+    names the argument and what was expected)."""
 
     def __init__(self, error, fn, param):
         super().__init__(error.reason, error.filename, error.lineno, error.code)
@@ -415,8 +416,10 @@ class Flattener:
         text = ast.unparse(node)
         tree = T.structure(value)
         error = self.error(node, f"`{text}` is a pytree {tree!r}; {what}: {_example(tree, text)}")
+        # None, a list or a tuple where the function wants a number or an array: the argument
+        # is wrong, not the code
         if isinstance(node, ast.Name) and node.id in self.params and \
-                self.trees[self.params.index(node.id)] is not T.LEAF:
+                tree.type in (T.NONE_TYPE, list, tuple) and tree == self.trees[self.params.index(node.id)]:
             return PytreeArgument(error, self.fn, node.id)
         return error
 
@@ -525,8 +528,8 @@ class Flattener:
             return new
         key = self.key(node)
         if key is None:
-            raise self.not_a_leaf(node.value, base, "index it with a constant (a loop over a tuple "
-                                  "needs a NumPy array instead)")
+            loop = " (to loop over its items, pass a NumPy array)" if base.type in (tuple, list) else ""
+            raise self.not_a_leaf(node.value, base, f"index it with a constant{loop}")
         return self.child(base, key, node, ast.unparse(node.value))
 
     def index(self, node):
