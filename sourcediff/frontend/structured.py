@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import pytree as T
-from ..custom import CustomCall, is_custom
+from ..custom import CustomCall
 from ..errors import TransformError, error_at
 from ..rules.runtime import stop_gradient
 from . import fence
@@ -296,7 +296,8 @@ class Flattener:
         if len(pairs) == 1:
             return [ast.Assign(targets=[pairs[0][0]], value=pairs[0][1])]
         if not all(isinstance(t, ast.Name) for t, _ in pairs):
-            raise self.error(stmt, "assign array elements one statement at a time")
+            raise self.error(stmt, "split this assignment: array elements, and names unpacked from "
+                             "a call or an array's shape, are assigned one statement at a time")
         return [ast.Assign(targets=[ast.Tuple(elts=[t for t, _ in pairs], ctx=ast.Store())],
                            value=ast.Tuple(elts=[v for _, v in pairs], ctx=ast.Load()))]
 
@@ -341,7 +342,7 @@ class Flattener:
         path, base = [], target
         while isinstance(base, (ast.Subscript, ast.Attribute)):
             if isinstance(base, ast.Attribute):
-                if isinstance(base.value, ast.Name) and base.value.id in self.env:
+                if isinstance(self.value(base.value), T.Node):
                     raise self.error(stmt, "namedtuples cannot be changed; build a new one")
                 return None
             path.append(self.key(base))
@@ -354,6 +355,8 @@ class Flattener:
         parent = self.env[base.id]
         for key in path[:-1]:
             parent = self.child(parent, key, stmt, base.id)
+        if parent.type is not dict and parent.type is not list:
+            raise self.error(stmt, f"{parent.type.__name__}s cannot be changed; build a new one")
         if parent.type is dict and path[-1] not in parent.keys and isinstance(path[-1], str):
             return self.add_key(base.id, path, tree, stmt)
         names = self.child(parent, path[-1], stmt, base.id)
@@ -609,7 +612,7 @@ class Flattener:
             if any(t is not T.LEAF for t in trees):
                 raise self.error(node, f"a recursive call of {text} passing pytrees; pass numbers "
                                  "or arrays to recursive functions")
-            if isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Name) and getattr(fn, "py_func", fn) is getattr(self.fn, "py_func", self.fn):
                 self.kept_recursive.add(node.func.id)
             return Pending(self.rebuild(node), None, stem)
         if flat.fn is fn and all(t is T.LEAF for t in trees):
