@@ -48,14 +48,15 @@ class Entry:
     """A compiled specialisation: the entry function, the pytree its flat results fill,
     and the kinds of the generated function's outputs."""
 
-    def __init__(self, function, source, tree, outputs):
+    def __init__(self, function, source, tree, outputs, pytree_args):
         self.function, self.source, self.tree, self.outputs = function, source, tree, outputs
+        self.pytree_args = pytree_args      # whether arguments are flattened into leaves first
 
     def __call__(self, *args):
         flat = self.function(*args)
         if not isinstance(flat, tuple):
             flat = (flat,)
-        return T.unflatten(self.tree, flat)
+        return flat[0] if self.tree is T.LEAF else T.unflatten(self.tree, flat)
 
 
 @dataclass
@@ -116,16 +117,19 @@ class Transformed:
     def kinds(self, args):
         out = []
         for i, (param, value) in enumerate(zip(self._params, args)):
-            try:
-                leaves, tree = T.flatten(value)
-            except TypeError as e:
-                raise TypeError(f"{self.__name__}: argument `{param}`: {e}") from None
-            if tree is T.LEAF:
-                out.append(self._leaf_kind(i, param, value))
+            if value is None or isinstance(value, (tuple, list, dict)):
+                out.append(self._tree_kind(i, param, value))
             else:
-                out.append(K.Tree(tree, tuple(self._leaf_kind(i, param + path, leaf, in_tree=True)
-                                              for path, leaf in zip(T.paths(tree), leaves))))
+                out.append(self._leaf_kind(i, param, value))
         return tuple(out)
+
+    def _tree_kind(self, i, param, value):
+        try:
+            leaves, tree = T.flatten(value)
+        except TypeError as e:
+            raise TypeError(f"{self.__name__}: argument `{param}`: {e}") from None
+        return K.Tree(tree, tuple(self._leaf_kind(i, param + path, leaf, in_tree=True)
+                                  for path, leaf in zip(T.paths(tree), leaves)))
 
     def _leaf_kind(self, i, text, value, in_tree=False):
         kind = K.of_value(value)
@@ -153,7 +157,8 @@ class Transformed:
     def __call__(self, *args, **kwargs):
         args = self.bind(args, kwargs)
         kinds = self.kinds(args)
-        return self.entry(kinds)(*_flat_args(args, kinds))
+        entry = self.entry(kinds)
+        return entry(*_flat_args(args, kinds)) if entry.pytree_args else entry(*args)
 
     def entry(self, kinds):
         entry = self._entries.get(kinds)
@@ -235,7 +240,7 @@ class Transformed:
             py_func = getattr(getattr(module, fn_name), "py_func", getattr(module, fn_name))
             py_func.sd_origin = origin                      # custom functions, not their bodies
         function = backend_module.finish(getattr(module, entry_name))
-        return Entry(function, source, tree, spec.outputs)
+        return Entry(function, source, tree, spec.outputs, spec.trees != (T.LEAF,) * len(spec.trees))
 
     def _spec(self, kinds):
         trees = tuple(k.tree if isinstance(k, K.Tree) else T.LEAF for k in kinds)
