@@ -2,6 +2,8 @@
 import ast
 import copy
 
+from .. import pytree
+from ..frontend import custom_rules
 
 
 def call_args_kinds(expr, types):
@@ -22,7 +24,8 @@ def emit_primal(stmt, types, program):
                                      ast.Load())
     if isinstance(new, ast.Assign) and getattr(new.value, "sd_residuals", 0):
         outputs = new.targets[0].elts[:-new.value.sd_residuals]
-        new.targets = [outputs[0] if len(outputs) == 1 else ast.Tuple(elts=outputs, ctx=ast.Store())]
+        one = len(outputs) == 1 and custom_rules.out_tree(new.value.sd_custom) in (pytree.LEAF, None)
+        new.targets = [outputs[0] if one else ast.Tuple(elts=outputs, ctx=ast.Store())]
     return new
 
 
