@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 from . import kinds as K
 from . import pytree as T
-from .backends import modules, numba_cpu, python
+from .backends import modules, numba_cpu, numba_cuda, python
 from .custom import RuleMissing
 from .errors import ReverseThroughArrays, TransformError, error_at
 from .frontend import structured
 from .frontend.normalize import name
 from .transform import program as P
 
-BACKENDS = {"numba": numba_cpu, "python": python}
+BACKENDS = {"numba": numba_cpu, "python": python, "cuda": numba_cuda}
+CUDA_MODES = ("jit", "grad", "value_and_grad", "jvp")      # the transforms that make device functions
 FORWARD_FALLBACK = {"grad": "_entry_grad_forward", "value_and_grad": "_entry_value_and_grad_forward",
                     "jacrev": "_entry_jacfwd"}
 
@@ -33,10 +34,10 @@ def default_backend():
 
 def _backend(backend):
     backend = backend or default_backend()
-    if backend == "cuda":
-        raise TransformError("backend='cuda' arrives with GPU support; use 'numba' or 'python'")
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose 'numba' or 'python'")
+        raise ValueError(f"unknown backend {backend!r}; choose 'numba', 'python' or 'cuda'")
+    if backend == "cuda":
+        numba_cuda.require()
     return backend
 
 
@@ -92,10 +93,11 @@ def _flat_args(args, kinds):
 class Transformed:
     """A function transformed by sourcediff; call it like the original."""
 
-    def __init__(self, fn, mode, argnums=0, has_aux=False, backend=None):
+    def __init__(self, fn, mode, argnums=0, has_aux=False, backend=None, max_trips=None):
         self.fn, self.mode, self.has_aux = fn, mode, has_aux
         self.argnums = argnums
         self.backend = backend
+        self.max_trips = max_trips      # the tape bound of device code (see backends/cuda_lower.py)
         self._entries = {}
         self._last = None
         functools.update_wrapper(self, fn, updated=())
@@ -172,7 +174,7 @@ class Transformed:
             if kinds not in self._entries:
                 try:
                     self._entries[kinds] = self._build(kinds)
-                except (TransformError, TypeError, ValueError, RuleMissing):
+                except (TransformError, TypeError, ValueError, RuleMissing, ImportError):
                     raise
                 except Exception as e:     # a sourcediff bug: say so, keep the cause chained
                     raise TransformError(
@@ -206,7 +208,27 @@ class Transformed:
         return f"<sourcediff {self.mode} of {getattr(self.fn, '__qualname__', self.fn)}>"
 
     def __reduce__(self):
-        return (Transformed, (self.fn, self.mode, self.argnums, self.has_aux, self.backend))
+        return (Transformed, (self.fn, self.mode, self.argnums, self.has_aux, self.backend, self.max_trips))
+
+    # -------------------------------------------------------- device code
+    def device_function(self):
+        """The numba.cuda device function, for argument kinds read from the source (``guess_kinds``)."""
+        if self.mode not in CUDA_MODES:
+            raise ValueError(f"backend='cuda' makes device functions of {', '.join(CUDA_MODES)}; "
+                             f"compute a {self.mode} inside a kernel from grad or jvp")
+        _backend(self.backend)
+        kinds = guess_kinds(self.fn)
+        try:
+            entry = self.entry(kinds)
+        except TransformError as e:     # the kinds were guessed: say so, and how to change them
+            built_for = ", ".join(f"{p}: {k}" for p, k in zip(self._params, kinds))
+            raise TransformError(f"{e.reason}\n(the device function is built for ({built_for}), read from "
+                                 "the source; annotate parameters to change that, e.g. `n: int`)",
+                                 e.filename, e.lineno, e.code) from None
+        device = entry.function
+        device.source = entry.source
+        device.sd_transformed = self        # so sd.vectorize can build it for another target
+        return device
 
     # -------------------------------------------------------- building
     def _build(self, kinds):
@@ -225,6 +247,8 @@ class Transformed:
             entry_name, tree = getattr(self, FORWARD_FALLBACK[self.mode])(program, spec)
             functions = program.build()
         backend_module = BACKENDS[backend]
+        if backend == "cuda":
+            functions, entry_name = numba_cuda.prepare(program, functions, entry_name, tree, self.max_trips)
         # Numba crashes loading recursive functions from its cache in a new process (seen with
         # Numba 0.68), so a module with a call cycle is compiled afresh in each process.
         # Entry wrappers stay plain Python: compiled, Numba would optimise the whole callee again.
@@ -286,10 +310,6 @@ class Transformed:
 
     def _check_differentiable(self, spec, j, param):
         core, kind = spec.core, spec.kinds[j]
-        if isinstance(kind, K.Array):
-            raise error_at(core.source.node, core.source,
-                           f"{self.mode} with respect to the array `{param}`: arrays are "
-                           "read-only data in this version; differentiate scalar arguments")
         if not K.is_float(kind):
             raise error_at(core.source.node, core.source,
                            f"{self.mode} requires real-valued (float) inputs; argument "
@@ -314,7 +334,7 @@ class Transformed:
         return program.request(spec.fn, spec.kinds, "primal", None), spec.out_tree
 
     def _entry_jvp(self, program, spec):
-        mask = tuple(k == "float" for k in spec.kinds)
+        mask = tuple(K.is_float(k) for k in spec.kinds)
         jvp = program.request(spec.fn, spec.kinds, "jvp", mask)
         tree = T.tuple_of([spec.out_tree, spec.out_tree])
         if all(K.is_float(k) for k in spec.outputs):
@@ -325,13 +345,13 @@ class Transformed:
         dots = [f"_dot{i}" for i, k in enumerate(spec.outputs) if K.is_float(k)]
         returned = values + [f"_dot{i}" if K.is_float(k) else ast.Constant(0.0) for i, k in enumerate(spec.outputs)]
         entry = program.unique(f"{spec.core.name}_jvp_entry")
-        tangents = [name(f"{p}_dot") for p, m in zip(params, mask) if m]
-        program.add(_function(entry, params + [t.id for t in tangents],
-                              [_unpack(values + dots, _call(jvp, params, tangents))], returned))
+        tangents = [f"_tangent{i}" for i in range(sum(mask))]
+        program.add(_function(entry, params + tangents,
+                              [_unpack(values + dots, _call(jvp, params, map(name, tangents)))], returned))
         return entry, tree
 
     def _entry_vjp(self, program, spec):
-        mask = tuple(k == "float" for k in spec.kinds)
+        mask = tuple(K.is_float(k) for k in spec.kinds)
         name_ = program.request(spec.fn, spec.kinds, "vjp", mask)
         return name_, T.tuple_of([spec.out_tree] + [T.LEAF] * sum(mask))
 
@@ -342,7 +362,10 @@ class Transformed:
         mask = tuple(j in diff for j in range(len(spec.kinds)))
         results = [f"_out{i}" for i in range(len(outs))]
         grads = {j: f"{core.params[j]}_grad" for j in diff}
-        if forward:
+        if forward and any(isinstance(spec.kinds[j], K.Array) for j in diff):
+            jvp = program.request(spec.fn, spec.kinds, "jvp", mask)
+            body = _sweeps("forward", jvp, core.params, diff, outs, results, [grads[j] for j in diff])
+        elif forward:
             jvp = program.request(spec.fn, spec.kinds, "jvp", mask)
             dots = [f"_dot{i}" for i, k in enumerate(outs) if K.is_float(k)]
             body = []
@@ -379,7 +402,31 @@ class Transformed:
     def _entry_value_and_grad_forward(self, program, spec):
         return self._entry_value_and_grad(program, spec, forward=True)
 
+    def _array_jacobian(self, program, spec, direction):
+        """jacfwd/jacrev where an argument or output is an array: one sweep per element."""
+        nums, diff = self._diff_leaves(spec)
+        core, outs = spec.core, spec.outputs
+        mask = tuple(j in diff for j in range(len(spec.kinds)))
+        _check_all_float(core, outs, self.mode)
+        derivative = program.request(spec.fn, spec.kinds, "jvp" if direction == "forward" else "vjp", mask)
+        primal = program.request(spec.fn, spec.kinds, "primal", None) if direction == "reverse" else None
+        results = [f"_o{i}" for i in range(len(outs))]
+        blocks = {(i, j): f"_j{i}_{j}" for i in range(len(outs)) for j in diff}
+        body = _sweeps(direction, derivative, core.params, diff, outs, results, list(blocks.values()), primal)
+        returned = [blocks.get((i, j), ast.Constant(0.0))
+                    for i in range(len(outs)) for n in nums for j in spec.leaves(n)]
+        entry = program.unique(f"{core.name}_{self.mode}")
+        program.add(_function(entry, core.params, body, returned))
+        return entry, _jacobian_tree(spec, self.argnums, nums)
+
+    def _has_arrays(self, spec):
+        nums = [n for n in _argnums_tuple(self.argnums) if 0 <= n < len(spec.trees)]
+        return any(isinstance(spec.kinds[j], K.Array) for n in nums for j in spec.leaves(n)) or \
+            any(isinstance(k, K.Array) for k in spec.outputs)
+
     def _entry_jacfwd(self, program, spec):
+        if self._has_arrays(spec):
+            return self._array_jacobian(program, spec, "forward")
         nums, diff = self._diff_leaves(spec)
         core, outs = spec.core, spec.outputs
         jvp = program.request(spec.fn, spec.kinds, "jvp", tuple(j in diff for j in range(len(spec.kinds))))
@@ -397,6 +444,11 @@ class Transformed:
         return entry, _jacobian_tree(spec, self.argnums, nums)
 
     def _entry_jacrev(self, program, spec):
+        if self._has_arrays(spec):
+            if spec.out_tree is T.LEAF and spec.outputs[0] == "float":     # a gradient: one reverse sweep
+                self.has_aux = False
+                return self._grad_wrapper(program, spec, with_value=False)
+            return self._array_jacobian(program, spec, "reverse")
         nums, diff = self._diff_leaves(spec)
         core, outs = spec.core, spec.outputs
         vjp = program.request(spec.fn, spec.kinds, "vjp", tuple(j in diff for j in range(len(spec.kinds))))
@@ -437,6 +489,18 @@ def _check_all_float(core, outs, what):
 def _return_node(core):
     lines = [s for s in ast.walk(core.source.node) if isinstance(s, ast.Return)]
     return lines[-1] if lines else core.body[-1]
+
+
+def _sweeps(direction, derivative, params, nums, outs, results, blocks, primal=None):
+    """Statements computing outputs and Jacobian blocks with ``jacobians.forward``/``reverse``."""
+    floats = tuple(i for i, k in enumerate(outs) if K.is_float(k))
+    args = f"{derivative}, " + (f"{primal}, " if primal else "") + \
+        f"({', '.join(params)},), {tuple(nums)}, {len(outs)}, {floats}"
+    source = (f"from sourcediff import jacobians\n"
+              f"_outputs, _blocks = jacobians.{direction}({args})\n"
+              f"{', '.join(results)}, = _outputs\n"
+              f"{', '.join(blocks)}, = _blocks[:{len(blocks)}]\n")
+    return ast.parse(source).body
 
 
 def _call(fn_name, params, extra):
@@ -506,20 +570,30 @@ def _usage(node):
 
 # ------------------------------------------------------------------ public functions
 
-def grad(fun, argnums=0, has_aux=False, *, backend=None):
-    return Transformed(fun, "grad", argnums, has_aux, backend)
+def _transform(fun, mode, argnums=0, has_aux=False, backend=None, max_trips=None):
+    """A Transformed; on backend='cuda' the numba.cuda device function it compiles to."""
+    if max_trips is not None and not (isinstance(max_trips, int) and max_trips >= 0):
+        raise ValueError(f"max_trips must be an int >= 0, the most iterations of a loop; got {max_trips!r}")
+    transformed = Transformed(fun, mode, argnums, has_aux, backend, max_trips)
+    if (backend or default_backend()) == "cuda":
+        return transformed.device_function()
+    return transformed
 
 
-def value_and_grad(fun, argnums=0, has_aux=False, *, backend=None):
-    return Transformed(fun, "value_and_grad", argnums, has_aux, backend)
+def grad(fun, argnums=0, has_aux=False, *, backend=None, max_trips=None):
+    return _transform(fun, "grad", argnums, has_aux, backend, max_trips)
+
+
+def value_and_grad(fun, argnums=0, has_aux=False, *, backend=None, max_trips=None):
+    return _transform(fun, "value_and_grad", argnums, has_aux, backend, max_trips)
 
 
 def jacfwd(fun, argnums=0, *, backend=None):
-    return Transformed(fun, "jacfwd", argnums, False, backend)
+    return _transform(fun, "jacfwd", argnums, False, backend)
 
 
 def jacrev(fun, argnums=0, *, backend=None):
-    return Transformed(fun, "jacrev", argnums, False, backend)
+    return _transform(fun, "jacrev", argnums, False, backend)
 
 
 def hessian(fun, argnums=0, *, backend=None):
@@ -527,11 +601,24 @@ def hessian(fun, argnums=0, *, backend=None):
 
 
 def jit(fun, *, backend=None):
-    return Transformed(fun, "jit", 0, False, backend)
+    return _transform(fun, "jit", 0, False, backend)
 
 
-def jvp(fun, primals, tangents, *, backend=None):
-    """(primal_out, tangent_out) of ``fun`` at ``primals`` along ``tangents`` (pytrees alike)."""
+def jvp(fun, primals=None, tangents=None, *, backend=None):
+    """(primal_out, tangent_out) of ``fun`` at ``primals`` along ``tangents``.
+
+    On backend='cuda', called without primals and tangents: the device
+    function ``(*primals, *tangents) -> (primal_out, tangent_out)``, with one
+    tangent per float parameter.
+    """
+    device = (backend or default_backend()) == "cuda"
+    if primals is None and tangents is None and device:
+        return _transform(fun, "jvp", backend=backend)
+    if device:
+        raise TypeError("jvp on backend='cuda' runs inside kernels: call jvp(f, backend='cuda') without "
+                        "primals and tangents for the device function of both")
+    if primals is None or tangents is None:
+        raise TypeError("jvp needs primals and tangents (only jvp(f, backend='cuda') returns a function)")
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise TypeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
@@ -546,12 +633,29 @@ def jvp(fun, primals, tangents, *, backend=None):
             raise TypeError(f"jvp: primal and tangent arguments must have the same pytree structure; "
                             f"primal {i} is {expected!r}, its tangent {tree!r}")
         flat_tangents += leaves
-    floats = [float(tan) for tan, k in zip(flat_tangents, _leaf_kinds(kinds)) if k == "float"]
-    return t.entry(kinds)(*_flat_args(args, kinds), *floats)
+    flat_args = _flat_args(args, kinds)
+    floats = [_like(tan, k, p) for tan, k, p in zip(flat_tangents, _leaf_kinds(kinds), flat_args)
+              if K.is_float(k)]
+    return t.entry(kinds)(*flat_args, *floats)
+
+
+def _like(value, kind, primal=None):
+    """A tangent or cotangent converted to ``kind``: a float, or an array of its dtype
+    (a number given for an array argument fills an array shaped like it)."""
+    if isinstance(kind, K.Array):
+        import numpy as np
+        value = np.asarray(value, dtype=kind.dtype)
+        if primal is not None and value.shape != np.shape(primal):
+            value = np.broadcast_to(value, np.shape(primal)).copy()
+        return value
+    return float(value)
 
 
 def vjp(fun, *primals, has_aux=False, backend=None):
     """(primal_out, vjp_fn) or, with has_aux, (primal_out, vjp_fn, aux); pytrees alike."""
+    if (backend or default_backend()) == "cuda":
+        raise ValueError("vjp evaluates at given primals on the host; inside kernels use "
+                         "grad(f, backend='cuda') or value_and_grad(f, backend='cuda')")
     t = _cached(fun, "vjp", backend)
     args = t.bind(primals, {})
     kinds = t.kinds(args)
@@ -563,18 +667,18 @@ def vjp(fun, *primals, has_aux=False, backend=None):
         raise TypeError(f"vjp with has_aux=True needs {getattr(fun, '__name__', fun)} to return a pair "
                         f"(value, aux); it returns {out_tree!r}")
     value_tree = out_tree.children[0] if has_aux else out_tree
-    is_float = [K.is_float(k) for k in entry.outputs]
-    out = entry(*flat_args, *([0.0] * sum(is_float)))[0]
+    out = _cached(fun, "jit", backend)(*args)
+    out_leaves = T.flatten(out)[0]
 
     def vjp_fn(ct):
         cts, tree = T.flatten(ct)
         if tree != value_tree:
             raise TypeError(f"vjp_fn: the cotangent must have the structure of the output, "
                             f"{value_tree!r}; got {tree!r}")
-        if has_aux:             # aux carries no cotangent
-            cts += [0.0] * T.num_leaves(out_tree.children[1])
-        bars = iter(entry(*flat_args, *[float(c) for c, f in zip(cts, is_float) if f])[1:])
-        leaves = [next(bars) if k == "float" else 0.0 for k in leaf_kinds]
+        cts += [0.0] * (len(out_leaves) - len(cts))        # aux carries no cotangent
+        seeds = [_like(c, k, o) for c, k, o in zip(cts, entry.outputs, out_leaves) if K.is_float(k)]
+        bars = iter(entry(*flat_args, *seeds)[1:])
+        leaves = [next(bars) if K.is_float(k) else 0.0 for k in leaf_kinds]
         return tuple(_unflatten_arguments(kinds, leaves))
     if has_aux:
         return out[0], vjp_fn, out[1]
@@ -600,5 +704,8 @@ def _cached(fun, mode, backend):
 
 def show(fun, mode=None):
     """Print the generated source of a transformed function (or of ``mode`` of a plain one)."""
+    if getattr(fun, "sd_transformed", None) is not None:      # a device function: its source as built
+        print(fun.source)
+        return
     t = fun if isinstance(fun, Transformed) else Transformed(fun, mode or "jit")
     print(t.source)

@@ -63,7 +63,7 @@ def main(argv=None):
     show.add_argument("target", help="FILE.py:FUNC")
     show.add_argument("--mode", choices=MODES, default="grad")
     show.add_argument("--argnums", default="0", help="differentiated argument(s), e.g. 0 or 0,1")
-    show.add_argument("--backend", choices=("numba", "python"), default="python",
+    show.add_argument("--backend", choices=("numba", "python", "cuda"), default="python",
                       help="whose module to show (default python: no decorators)")
     show.add_argument("--kinds", help="argument kinds, e.g. float,int,array "
                                       "(default: from annotations, defaults and use)")

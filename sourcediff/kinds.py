@@ -56,6 +56,15 @@ class _Shown:
         return str(self.kind)
 
 
+@dataclass(frozen=True)
+class List:
+    """A list of arrays (reverse mode keeps the arrays a name was bound to in one)."""
+    item: object
+
+    def __str__(self):
+        return f"list[{self.item}]"
+
+
 def of_value(value):
     """The kind of a Python value passed to a transformed function."""
     if isinstance(value, (bool, np.bool_)):
@@ -81,12 +90,16 @@ def join(a, b):
         return SCALARS[max(SCALARS.index(a), SCALARS.index(b))]
     if isinstance(a, Tuple) and isinstance(b, Tuple) and len(a.items) == len(b.items):
         return Tuple(tuple(join(x, y) for x, y in zip(a.items, b.items)))
+    if isinstance(a, List) and isinstance(b, List):
+        return List(join(a.item, b.item))
     if isinstance(a, Array) and isinstance(b, Array) and a.ndim == b.ndim:
         return Array(str(np.promote_types(a.dtype, b.dtype)), a.ndim)
     raise TypeError(f"{a} and {b}")
 
 
 def is_float(kind):
+    if isinstance(kind, List):
+        return is_float(kind.item)
     return kind == "float" or (isinstance(kind, Array) and kind.element == "float")
 
 

@@ -64,6 +64,22 @@ def scaled_bwd(res, g):
 scaled.defvjp(scaled_fwd, scaled_bwd)
 
 
+@sd.custom_vjp
+def clip_gradient(x):
+    return x
+
+
+def clip_gradient_fwd(x):
+    return x, None                    # no residuals at all
+
+
+def clip_gradient_bwd(residuals, g):
+    return (min(max(g, -0.75), 0.75),)
+
+
+clip_gradient.defvjp(clip_gradient_fwd, clip_gradient_bwd)
+
+
 @sd.custom_jvp
 def outer(x):
     return softplus(x) * 2.0          # a custom function calling another one

@@ -28,6 +28,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 from hypothesis import strategies as st
 
 # Constructs left out of generation because the engine gets them wrong today; the
@@ -89,12 +90,13 @@ INDENT = "    "
 @dataclass
 class Program:
     source: str
-    params: tuple           # ((name, "float" | "int" | "bool"), ...)
+    params: tuple           # ((name, "float" | "int" | "bool" | "array"), ...)
     name: str = "f"
 
     @property
     def float_params(self):
-        return tuple(i for i, (_, k) in enumerate(self.params) if k == "float")
+        """The differentiated parameters: floats and float arrays."""
+        return tuple(i for i, (_, k) in enumerate(self.params) if k in ("float", "array"))
 
     def __repr__(self):     # Hypothesis prints this on failure: show the source itself
         return f"Program(params={self.params!r}, source=\n{self.source})"
@@ -106,9 +108,11 @@ class Scope:
     ints: list = field(default_factory=list)     # int variables (loop indices, counters, n)
     bools: list = field(default_factory=list)
     frozen: tuple = ()                           # floats that are never assigned
+    arrays: list = field(default_factory=list)   # float arrays of ARRAY_LEN elements (ArrayGen)
 
     def copy(self):
-        return Scope(list(self.floats), list(self.ints), list(self.bools), self.frozen)
+        return Scope(list(self.floats), list(self.ints), list(self.bools), self.frozen,
+                     list(self.arrays))
 
     @property
     def assignable(self):
@@ -142,6 +146,7 @@ class Gen:
         self.after_loop = False   # a loop outside any loop was emitted in this function
         self.disallowed = frozenset()   # expression forms not to generate here
         self.loops_ok = self.returns_ok = True
+        self.imports = ["import math"]
 
     # ------------------------------------------------------------ drawing helpers
     def pick(self, options):
@@ -185,6 +190,7 @@ class Gen:
                  "min", "max", "abs", "ifexp", "fpow", "negpow"]
         if self.float_helpers:
             forms += ["call", "call"]
+        forms += self.extra_expr_forms(scope)
         form = self.pick(forms)
         e = lambda: self.expr(scope, d)   # noqa: E731
         small = lambda: self.expr(scope, min(d, 1))   # noqa: E731  (operands written twice)
@@ -245,7 +251,7 @@ class Gen:
             return f"{self.pick(self.float_helpers)}({a}, {b})"
         if form == "ifexp":
             return self.leaf(scope)
-        raise AssertionError(form)
+        return self.expr_extra(form, scope, d)
 
     def cond(self, scope, depth=1):
         forms = ["cmp", "cmp", "cmpc"] + (["chain"] if "chain" not in self.disallowed else [])
@@ -343,6 +349,7 @@ class Gen:
             forms += ["return"]
         if ctx.depth + 1 < self.max_depth and self.loops_ok and scope.assignable:
             forms += ["nest"]
+        forms += self.extra_stmt_forms(scope, ctx, fresh_only)
         return self.emit(self.pick(forms), scope, ctx, fresh_only)
 
     def emit(self, form, scope, ctx, fresh_only=False):
@@ -440,7 +447,29 @@ class Gen:
             return [f"if {self.cond(scope)}:", INDENT + form]
         if form == "return":
             return [f"if {self.cond(scope)}:", INDENT + f"return {self.ret_value(scope, ctx)}"]
+        return self.emit_extra(form, scope, ctx, fresh_only)
+
+    # ------------------------------------------------------------ hooks (ArrayGen); none draws here
+    def extra_expr_forms(self, scope):
+        return []
+
+    def expr_extra(self, form, scope, depth):
         raise AssertionError(form)
+
+    def extra_stmt_forms(self, scope, ctx, fresh_only):
+        return []
+
+    def emit_extra(self, form, scope, ctx, fresh_only):
+        raise AssertionError(form)
+
+    def extra_params(self):
+        return []
+
+    def prologue(self, scope):
+        return []
+
+    def result_terms(self, scope):
+        return []
 
     def for_loop(self, scope, ctx, fresh_only, first=None):
         """A for loop; ``first(scope, ctx)`` gives the first lines of its body."""
@@ -520,14 +549,17 @@ class Gen:
             params.append(("n", "int"))
         if self.chance(25):
             params.append(("flag", "bool"))
+        params += self.extra_params()
         scope = Scope(floats=[p for p, k in params if k == "float"],
                       ints=[p for p, k in params if k == "int"],
-                      bools=[p for p, k in params if k == "bool"])
+                      bools=[p for p, k in params if k == "bool"],
+                      arrays=[p for p, k in params if k == "array"])
         body = []
         self.start_function()
         if self.chance(60):   # an accumulator, as numeric code usually has
             body.append("s = 0.0")
             scope.floats.append("s")
+        body += self.prologue(scope)
         body += self.block(scope, Ctx(), self.budget)
         # the result mixes a fresh expression with the function's variables (so that
         # what the body computes reaches the result)
@@ -535,10 +567,207 @@ class Gen:
         local = [v for v in scope.floats[n_float:]][-4:]
         terms = [self.expr(scope)] + local + \
             [self.var(scope) for _ in range(self.draw(st.integers(0, 1)))]
+        terms += self.result_terms(scope)
         body.append(f"return {' + '.join(terms)}")
         signature = ", ".join(p for p, _ in params)
-        lines = ["import math", "", ""] + helpers + [f"def f({signature}):"] + _indent(body)
+        lines = self.imports + ["", ""] + helpers + [f"def f({signature}):"] + _indent(body)
         return Program("\n".join(lines) + "\n", tuple(params))
+
+
+ARRAY_LEN = 8   # every loop index and counter (at most 7) is a valid index
+
+
+class ArrayGen(Gen):
+    """Draws a module whose ``f`` also takes a float array ``arr`` of ``ARRAY_LEN`` elements.
+
+    Added to the scalar constructs: element reads with index arithmetic (``arr[i]``,
+    ``arr[(i + 3) % 8]``, ``arr[7 - i]``, ``buf[m % 8]``), local arrays (``np.zeros``,
+    ``.copy()`` or an array expression) written element by element (``=``, ``+=``, ``-=``,
+    ``*=``), through slices (``buf[2:5] = ...``, ``+=``, a stencil ``buf[1:-1] = ...``) and
+    through views (``v = buf[1:6]; v[2] = ...``), rebound in loops (``buf = np.sin(buf) * x0
+    + arr``, ``buf2 = buf1``, ``buf1, buf2 = buf2, buf1``), elementwise expressions, and
+    reductions (``np.sum``, ``np.mean``, ``np.dot``, ``a.sum()``, sums of suffixes
+    ``buf[i:]``).  ``arr`` itself is never written nor aliased by a written name.
+    """
+
+    def __init__(self, draw, **kw):
+        super().__init__(draw, **kw)
+        self.imports = ["import math", "import numpy as np"]
+
+    # ------------------------------------------------------------ where arrays enter
+    def extra_params(self):
+        return [("arr", "array")]
+
+    def prologue(self, scope):
+        if self.chance(50):
+            return self.emit("newarr", scope, Ctx())
+        return []
+
+    def result_terms(self, scope):
+        terms = []
+        for b in [v for v in scope.arrays if _writable(v)][-2:]:
+            terms.append(self.pick((f"np.sum({b} * {b})", f"np.sum(np.sin({b}))",
+                                    f"np.dot({b}, arr)")))
+        return terms
+
+    # ------------------------------------------------------------ expressions
+    def index(self, scope):
+        """An int expression in [0, ARRAY_LEN)."""
+        loop = [i for i in scope.ints if i[0] in "ijn"]   # loop indices, counters, n: 0..7
+        counters = [i for i in scope.ints if i[0] == "m"]
+        forms = ["const"] + ["loop", "loop", "shift", "mirror", "half"] * bool(loop) + \
+            ["mod"] * bool(counters)
+        form = self.pick(forms)
+        if form == "const":
+            return str(self.draw(st.integers(0, ARRAY_LEN - 1)))
+        if form == "mod":
+            return f"{self.pick(counters)} % {ARRAY_LEN}"
+        i = self.pick(loop)
+        if form == "loop":
+            return i
+        if form == "shift":
+            return f"({i} + {self.draw(st.integers(1, ARRAY_LEN - 1))}) % {ARRAY_LEN}"
+        if form == "mirror":
+            return f"{ARRAY_LEN - 1} - {i}"
+        return f"{i} // 2"
+
+    def leaf(self, scope):
+        if scope.arrays and self.chance(25):
+            return f"{self.pick(scope.arrays)}[{self.index(scope)}]"
+        return super().leaf(scope)
+
+    def extra_expr_forms(self, scope):
+        return ["element", "reduce", "reduce"] if scope.arrays else []
+
+    def expr_extra(self, form, scope, depth):
+        if form == "element":   # an element times something, index arithmetic on both sides
+            return f"({self.pick(scope.arrays)}[{self.index(scope)}] * {self.expr(scope, depth)})"
+        if form == "reduce":
+            a = self.pick(scope.arrays)
+            loop = [i for i in scope.ints if i[0] in "ij"]
+            forms = ["sum", "sum", "mean", "dot", "method", "slice"] + ["suffix"] * bool(loop)
+            kind = self.pick(forms)
+            if kind == "sum":
+                return f"np.sum({self.aexpr(scope, min(depth, 2))})"
+            if kind == "mean":
+                return f"np.mean({self.aexpr(scope, min(depth, 1))})"
+            if kind == "dot":
+                return f"np.dot({a}, {self.pick(scope.arrays)})"
+            if kind == "method":
+                return f"{a}.sum()"
+            if kind == "slice":
+                lo = self.draw(st.integers(0, ARRAY_LEN - 1))
+                hi = self.draw(st.integers(lo + 1, ARRAY_LEN))
+                return f"np.sum({a}[{lo}:{hi}])"
+            return f"np.sum({a}[{self.pick(loop)}:])"
+        raise AssertionError(form)
+
+    def aexpr(self, scope, depth=2):
+        """An array expression of ARRAY_LEN elements."""
+        if depth <= 0 or self.chance(30):
+            return self.pick(scope.arrays)
+        d = depth - 1
+        form = self.pick(("scale", "scale", "add", "sub", "mul", "fn", "exp", "div", "log", "roll"))
+        a = lambda: self.aexpr(scope, d)   # noqa: E731
+        if form == "scale":
+            return f"({a()} * {self.expr(scope, 1)})"
+        if form in ("add", "sub", "mul"):
+            return f"({a()} {dict(add='+', sub='-', mul='*')[form]} {a()})"
+        if form == "fn":
+            return f"np.{self.pick(('sin', 'cos', 'tanh', 'arctan'))}({a()})"
+        if form == "exp":
+            return f"np.exp(np.sin({a()}))"
+        v = self.pick(scope.arrays)
+        if form == "div":
+            return f"({a()} / (1.0 + {v} * {v}))"
+        if form == "log":
+            return f"np.log(1.0 + {v} * {v})"
+        k = self.draw(st.integers(1, ARRAY_LEN - 1))   # a rotation, from two slices
+        return f"np.concatenate(({v}[{k}:], {v}[:{k}]))"
+
+    def sexpr(self, scope, width, depth=1):
+        """An expression of ``width`` elements built from slices."""
+        if depth <= 0 or self.chance(30):
+            start = self.draw(st.integers(0, ARRAY_LEN - width))
+            return f"{self.pick(scope.arrays)}[{start}:{start + width}]"
+        form = self.pick(("scale", "add", "mul", "fn"))
+        s = lambda: self.sexpr(scope, width, depth - 1)   # noqa: E731
+        if form == "scale":
+            return f"({s()} * {self.expr(scope, 1)})"
+        if form == "add":
+            return f"({s()} + {s()})"
+        if form == "mul":
+            return f"({s()} * {s()})"
+        return f"np.{self.pick(('sin', 'cos', 'tanh'))}({s()})"
+
+    # ------------------------------------------------------------ statements
+    def extra_stmt_forms(self, scope, ctx, fresh_only):
+        if not scope.arrays:
+            return []
+        local = [v for v in scope.arrays if _writable(v)]
+        forms = ["newarr"] if len(local) < 3 else []
+        if local and not fresh_only:   # see KNOWN_ENGINE_BUGS["tape_reservation"]: fresh names only
+            forms += ["ewrite", "ewrite", "rebind", "slicewrite", "stencil", "viewwrite"]
+            if len(local) >= 2:
+                forms += ["swap"]
+            if ctx.in_loop:   # loop-carried array updates
+                forms += ["ewrite", "rebind"]
+        return forms
+
+    def emit_extra(self, form, scope, ctx, fresh_only):
+        local = [v for v in scope.arrays if _writable(v)]
+        if form == "newarr":
+            name_ = self.fresh("buf")
+            kind = self.pick(("zeros", "copy", "expr", "full"))
+            value = {"zeros": lambda: f"np.zeros({ARRAY_LEN})",
+                     "copy": lambda: f"{self.pick(scope.arrays)}.copy()",
+                     "expr": lambda: self._fresh_array(self.aexpr(scope)),
+                     "full": lambda: f"np.full({ARRAY_LEN}, {self.expr(scope, 1)})"}[kind]()
+            scope.arrays.append(name_)
+            return [f"{name_} = {value}"]
+        if form == "ewrite":
+            t, i = self.pick(local), self.index(scope)
+            op = self.pick(("=", "+=", "-=", "*="))
+            if op == "*=":
+                return [f"{t}[{i}] *= math.{self.pick(('cos', 'tanh'))}({self.expr(scope)})"]
+            return [f"{t}[{i}] {op} {self.expr(scope)}"]
+        if form == "rebind":   # a name bound to a new array (or to another local: aliasing)
+            t = self.pick(local)
+            value = self._fresh_array(self.aexpr(scope))
+            if value == t and "self_assignment" in KNOWN_ENGINE_BUGS:
+                value = f"({t} + 0.25)"
+            return [f"{t} = {value}"]
+        if form == "swap":
+            a, b = self.draw(st.permutations(local))[:2]
+            return [f"{a}, {b} = {b}, {a}"]
+        if form == "slicewrite":
+            t = self.pick(local)
+            width = self.draw(st.integers(1, ARRAY_LEN))
+            lo = self.draw(st.integers(0, ARRAY_LEN - width))
+            op = self.pick(("=", "+="))
+            return [f"{t}[{lo}:{lo + width}] {op} {self.sexpr(scope, width)}"]
+        if form == "stencil":
+            t = self.pick(local)
+            return [f"{t}[1:-1] = {t}[1:-1] + 0.25 * math.tanh({self.expr(scope, 1)}) * "
+                    f"({t}[2:] - 2.0 * {t}[1:-1] + {t}[:-2])"]
+        if form == "viewwrite":   # a write through a view reaches the base array
+            t = self.pick(local)
+            lo = self.draw(st.integers(0, ARRAY_LEN - 2))
+            hi = self.draw(st.integers(lo + 1, ARRAY_LEN))
+            v = self.fresh("view")
+            k = self.draw(st.integers(0, hi - lo - 1))
+            op = self.pick(("=", "+="))
+            return [f"{v} = {t}[{lo}:{hi}]", f"{v}[{k}] {op} {self.expr(scope)}"]
+        raise AssertionError(form)
+
+    def _fresh_array(self, value):
+        """``value``, unless it names the argument array: then a copy (never write into ``arr``)."""
+        return f"{value}.copy()" if not _writable(value) and value.isidentifier() else value
+
+
+def _writable(name_):
+    """Local arrays (``buf1``, ...) may be written; the argument ``arr`` may not."""
+    return name_.startswith("buf")
 
 
 def _reads_variable(expr):
@@ -560,9 +789,11 @@ def _indent(lines):
 
 @st.composite
 def programs(draw, *, max_stmts=10, max_depth=2, max_expr_depth=3, helpers=2,
-             allow_int=True, small=False):
-    gen = Gen(draw, max_stmts=draw(st.integers(1, max_stmts)), max_depth=max_depth,
-              max_expr_depth=max_expr_depth, helpers=helpers, allow_int=allow_int, small=small)
+             allow_int=True, small=False, arrays=False):
+    """Random modules; with ``arrays``, ``f`` also takes a float array (see ArrayGen)."""
+    gen = (ArrayGen if arrays else Gen)(
+        draw, max_stmts=draw(st.integers(1, max_stmts)), max_depth=max_depth,
+        max_expr_depth=max_expr_depth, helpers=helpers, allow_int=allow_int, small=small)
     return gen.module()
 
 
@@ -587,6 +818,9 @@ class Tracer:
         for x in (v if isinstance(v, tuple) else (v,)):
             if isinstance(x, float):
                 self.magnitude = max(self.magnitude, abs(x)) if math.isfinite(x) else math.inf
+            elif isinstance(x, np.ndarray) and x.size:
+                m = float(np.max(np.abs(x)))
+                self.magnitude = max(self.magnitude, m) if math.isfinite(m) else math.inf
         return v
 
     def min(self, a, b):

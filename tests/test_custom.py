@@ -131,6 +131,12 @@ def test_residuals_of_several_kinds_and_keyword_arguments(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_fwd_without_residuals(backend):
+    grad = sd.grad(lambda x, y: cp.clip_gradient(math.sin(x)) * y, argnums=(0, 1), backend=backend)
+    assert grad(0.5, 2.0) == (0.75 * math.cos(0.5), math.sin(0.5))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_defjvps_with_none_and_nondiff_argnums(backend):
     assert sd.grad(cp.two_rules, argnums=(0, 1), backend=backend)(2.0, 5.0) == (5.0, 0.0)
     assert sd.jvp(cp.two_rules, (2.0, 5.0), (1.0, 1.0), backend=backend) == (10.0, 5.0)

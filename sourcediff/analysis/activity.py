@@ -23,15 +23,32 @@ def differentiable_operands(expr):
         return [a for a, p in zip(atoms, expr.sd_positions) if p not in nondiff]
     if kind in ("read", "reserve"):
         return atoms[:1]
+    if kind == "array":
+        moving = expr.sd_array.differentiable_params
+        return [a for p, a in zip(expr.sd_array.params, expr.sd_args) if p in moving]
     return []
 
 
-def _flows(core):
-    """(sources, destinations) pairs: derivatives flow from sources into destinations."""
+def aliases(stmt, types):
+    """Whether the assignment binds a view of (or another name for) an array operand."""
+    expr = stmt.value
+    if not isinstance(types.env.get((targets(stmt) or [None])[0]), K.Array):
+        return False
+    kind = op_kind(expr)
+    return kind in ("copy", "read") or (kind == "array" and expr.sd_array.alias)
+
+
+def _flows(core, types):
+    """(sources, destinations) pairs: derivatives flow from sources into destinations.
+
+    A view and its base share their elements, so derivatives flow both ways.
+    """
     for stmt in walk(core.body):
         if not isinstance(stmt, ast.Assign):
             continue
         sources = [a.id for a in differentiable_operands(stmt.value) if isinstance(a, ast.Name)]
+        if aliases(stmt, types):
+            yield targets(stmt), sources
         if is_write(stmt):
             yield sources, [stmt.targets[0].value.id]
         elif op_kind(stmt.value) == "custom" and stmt.value.sd_residuals:
@@ -41,7 +58,7 @@ def _flows(core):
 
 
 def active_variables(core, types, active_params):
-    flows = list(_flows(core))
+    flows = list(_flows(core, types))
     floats = {n for n, k in types.env.items() if K.is_float(k)}
     varied = set(active_params) & floats
     useful = {a.id for a in core.outputs if isinstance(a, ast.Name)} & floats

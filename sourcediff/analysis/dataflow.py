@@ -20,8 +20,8 @@ def op_kind(expr):
         return "custom"
     if getattr(expr, "sd_func", None) is not None:
         return "call"
-    if hasattr(expr, "sd_create"):
-        return "create"
+    if hasattr(expr, "sd_array"):
+        return "array"
     if getattr(expr, "sd_reserve", False):
         return "reserve"
     if isinstance(expr, ast.Subscript):
@@ -40,8 +40,8 @@ def operands(expr):
         return [expr]
     if kind == "rule":
         return expr.sd_args
-    if kind == "create":
-        return list(expr.args[:1])       # the length; the dtype is no value
+    if kind == "array":
+        return [a for arg in expr.sd_args for a in _atoms_in(arg)]
     if kind in ("call", "custom", "reserve", "len"):
         return list(expr.args)
     if kind == "read":
@@ -52,7 +52,28 @@ def operands(expr):
 
 
 def index_atoms(index):
-    return list(index.elts) if isinstance(index, ast.Tuple) else [index]
+    """The atoms an index reads: positions, and the bounds and steps of slices."""
+    return _atoms_in(index)
+
+
+def _atoms_in(node):
+    if isinstance(node, ast.Tuple):
+        return [a for e in node.elts for a in _atoms_in(e)]
+    if isinstance(node, ast.Slice):
+        return [p for p in (node.lower, node.upper, node.step) if p is not None]
+    if isinstance(node, ast.Attribute):       # a.shape as a shape
+        return [node.value]
+    return [node]
+
+
+def is_element_index(index):
+    """Whether an index picks single positions (no slices)."""
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    return not any(isinstance(p, ast.Slice) for p in parts)
+
+
+def index_length(index):
+    return len(index.elts) if isinstance(index, ast.Tuple) else 1
 
 
 def names(atoms):

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from .. import kinds as K
 from ..custom import custom_vjp
 from ..frontend.normalize import instantiate, is_breakif
-from .dataflow import assigned_names, index_atoms, names, op_kind, operands, read_names, targets, walk
+from .activity import aliases
+from .dataflow import (assigned_names, index_atoms, is_write, names, op_kind, operands, read_names, targets,
+                       walk)
 
 CHEAP_RULES = {"add", "sub", "mult", "div", "neg", "pos", "lt", "le", "gt", "ge", "eq", "ne",
                "not", "abs", "fabs", "max", "min", "square", "float", "int", "bool", "floordiv",
@@ -56,24 +58,56 @@ def partial_reads(stmt, active):
     return out - {"math", "np", "_rt"}
 
 
-def adjoint_reads(stmt, plan):
-    """Names the backward sweep reads for an assignment statement."""
+def adjoint_reads(stmt, plan, types):
+    """Names the backward sweep reads for an assignment: values, and arrays whose adjoints it updates."""
+    values = value_reads(stmt, plan, types)
+    arrays = {n for n in set(targets(stmt)) | set(names(operands(stmt.value))) | set(_written(stmt))
+              if n in plan.active and isinstance(types.env.get(n), K.Array)}
+    if values is None:
+        return set()
+    return values | arrays
+
+
+def value_reads(stmt, plan, types):
+    """Names whose values the backward sweep reads for an assignment (None: it does nothing)."""
     active = plan.active
     if any(t in active for t in targets(stmt)):
-        kind = op_kind(stmt.value)
+        expr = stmt.value
+        kind = op_kind(expr)
         if kind == "rule":
             return partial_reads(stmt, active)
+        if kind == "array":
+            return _array_reads(stmt, active, types)
         if kind == "call":
-            return set(names(stmt.value.args))
+            return set(names(expr.args))
         if kind == "custom":
             return custom_reads(stmt)
         if kind == "read":
-            return set(names(index_atoms(stmt.value.slice)))
+            return set(names(index_atoms(expr.slice)))
         return set()
     target = stmt.targets[0]
     if isinstance(target, ast.Subscript) and target.value.id in active:
         return set(names(index_atoms(target.slice)))
-    return set()
+    return None
+
+
+def _array_reads(stmt, active, types):
+    expr = stmt.value
+    rule = expr.sd_array
+    if rule.alias:
+        return set()
+    kinds = [types.of(a) for a in expr.sd_args]
+    mapping = dict(zip(rule.params, expr.sd_args), g=ast.Name("_g", ast.Load()),
+                   ans=ast.Name(targets(stmt)[0], ast.Load()))
+    out = set()
+    for atom, template in zip(expr.sd_args, rule.contributions(kinds) or ()):
+        if template is not None and isinstance(atom, ast.Name) and atom.id in active:
+            out.update(n.id for n in ast.walk(instantiate(template, mapping)) if isinstance(n, ast.Name))
+    return out - {"_g", "math", "np", "_rt"}
+
+
+def _written(stmt):
+    return [stmt.targets[0].value.id] if isinstance(stmt.targets[0], ast.Subscript) else []
 
 
 def custom_reads(stmt):
@@ -118,7 +152,7 @@ def multiply_assigned(core):
     return {n for n, c in counts.items() if c > 1} | in_loop
 
 
-def _recomputable(core, types):
+def _recomputable(core, types, groups):
     """name -> its assignment, for values the backward sweep can evaluate again.
 
     A candidate is bound once, by a cheap operation, and read only later in
@@ -132,8 +166,8 @@ def _recomputable(core, types):
             for t in targets(stmt):
                 defs.setdefault(t, []).append(stmt)
     loop_bound = {s.target.id for s in walk(core.body) if isinstance(s, ast.For)}
-    written = {s.targets[0].value.id for s in walk(core.body)
-               if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript)}
+    written = {n for s in walk(core.body) if is_write(s)
+               for n in groups.get(s.targets[0].value.id, {s.targets[0].value.id})}
     out = {}
 
     def visit(stmts):
@@ -214,20 +248,22 @@ def _own_expressions(stmt):
 def plan(core, types, active):
     """Decide, for a reverse sweep over ``core``, which variables are taped or recomputed."""
     result = Plan(active=set(active))
-    result.recompute = _recomputable(core, types)
+    groups = alias_groups(core, types)
+    result.recompute = _recomputable(core, types, groups)
     multiple = multiply_assigned(core)
     order = _execution_order(core)
     while True:
-        sites = _read_sites(core, result)
+        sites = _read_sites(core, result, types, adjoint_reads)
         needed = set().union(*(r for _, r in sites))
         candidates = {n for n in needed if n in multiple and n not in result.recompute}
         pushes = _push_sites(core, sites, candidates, order)
+        pushes |= _write_push_sites(core, _read_sites(core, result, types, value_reads), groups, order)
         taped = {var for _, var in pushes}
         if needed == result.needed and pushes == result.pushes:
             break
         result.needed, result.taped, result.pushes = needed, taped, pushes
     _, result.defined_first = _first_definitions(core)
-    result.saved_loop_vars = _loop_vars_read_outside(core, result)
+    result.saved_loop_vars = _loop_vars_read_outside(core, result, types)
     result.needed |= result.saved_loop_vars
     return result
 
@@ -297,7 +333,41 @@ def _first_definitions(core):
     return first, names_
 
 
-def _read_sites(core, plan):
+def alias_groups(core, types):
+    """Array name -> the names that may share its elements (views of one another, copies)."""
+    groups = {}
+    for stmt in walk(core.body):
+        if isinstance(stmt, ast.Assign) and aliases(stmt, types):
+            base = operands(stmt.value)[0]
+            if isinstance(base, ast.Name):
+                merged = groups.get(base.id, {base.id}) | groups.get(targets(stmt)[0], {targets(stmt)[0]})
+                for n in merged:
+                    groups[n] = merged
+    return groups
+
+
+def _write_push_sites(core, value_sites, groups, order):
+    """(write statement id, array) pairs: the elements a write overwrites are needed later.
+
+    As for names, a write destroys what the backward sweep reads only if that
+    read comes first in execution order; a read of any view of the array counts.
+    """
+    position, loops = order
+    out = set()
+    for stmt in walk(core.body):
+        if not is_write(stmt):
+            continue
+        array = stmt.targets[0].value.id
+        sharing = groups.get(array, {array})
+        for reader, reads in value_sites:
+            if reads & sharing and reader is not stmt and (
+                    position[id(reader)] < position[id(stmt)] or loops[id(reader)] & loops[id(stmt)]):
+                out.add((id(stmt), array))
+                break
+    return out
+
+
+def _read_sites(core, plan, types, reads_of):
     """(statement, names) for every backward read: direct, or to recompute a value it reads."""
     sites = []
 
@@ -307,7 +377,7 @@ def _read_sites(core, plan):
     def _work(stmt):
         if isinstance(stmt, ast.Assign):
             return bool(set(targets(stmt)) & plan.active) or any(
-                (id(stmt), t) in plan.pushes for t in targets(stmt)) or (
+                (id(stmt), t) in plan.pushes for t in targets(stmt) + _written(stmt)) or (
                 isinstance(stmt.targets[0], ast.Subscript) and stmt.targets[0].value.id in plan.active)
         if isinstance(stmt, ast.If):
             return has_work(stmt.body) or has_work(stmt.orelse)
@@ -318,7 +388,7 @@ def _read_sites(core, plan):
     def visit(stmts):
         for k, stmt in enumerate(stmts):
             if isinstance(stmt, ast.Assign):
-                sites.append((stmt, adjoint_reads(stmt, plan)))
+                sites.append((stmt, reads_of(stmt, plan, types) or set()))
             elif isinstance(stmt, ast.If):
                 if is_breakif(stmt):
                     if not stmt.sd_while_cond and has_work(stmts[k + 1:]):
@@ -336,16 +406,20 @@ def _read_sites(core, plan):
                     sites.append((stmt, reads))
                 visit(stmt.body)
     visit(core.body)
-    return [(stmt, _with_recomputation(reads, plan)) for stmt, reads in sites]
+    return [(stmt, _with_recomputation(reads, plan, reads_of is value_reads)) for stmt, reads in sites]
 
 
-def _with_recomputation(reads, plan):
+def _with_recomputation(reads, plan, values_only=False):
+    """``reads`` and what recomputing them reads (an array's shape is not its values)."""
     reads = set(reads)
     frontier = list(reads)
     while frontier:
         n = frontier.pop()
         if n in plan.recompute:
-            for m in names(operands(plan.recompute[n].value)):
+            expr = plan.recompute[n].value
+            if values_only and op_kind(expr) in ("shape", "len", "attr"):
+                continue
+            for m in names(operands(expr)):
                 if m not in reads:
                     reads.add(m)
                     frontier.append(m)
@@ -358,14 +432,14 @@ def simple_while(stmt):
     return len(breaks) == 1 and breaks[0].sd_while_cond
 
 
-def _loop_vars_read_outside(core, plan):
+def _loop_vars_read_outside(core, plan, types):
     """Loop variables the backward sweep reads outside their own loops."""
     out = set()
 
     def visit(stmts, bound):
         for stmt in stmts:
             if isinstance(stmt, ast.Assign):
-                out.update(n for n in adjoint_reads(stmt, plan) if n in loop_vars and n not in bound)
+                out.update(n for n in adjoint_reads(stmt, plan, types) if n in loop_vars and n not in bound)
             elif isinstance(stmt, ast.If):
                 visit(stmt.body, bound)
                 visit(stmt.orelse, bound)

@@ -3,7 +3,7 @@ import ast
 
 from .. import kinds as K
 from ..errors import error_at
-from ..rules import scalar
+from ..rules import arrays, scalar
 from .dataflow import index_atoms, op_kind, operands, targets, walk
 
 
@@ -28,6 +28,12 @@ class Types:
     def of(self, atom):
         if isinstance(atom, ast.Constant):
             return K.of_value(atom.value)
+        if isinstance(atom, ast.Tuple):
+            items = tuple(self.of(e) for e in atom.elts)
+            return None if None in items else K.Tuple(items)
+        if isinstance(atom, ast.Attribute):        # a.shape
+            array = self.env.get(atom.value.id)
+            return K.Tuple(("int",) * array.ndim) if isinstance(array, K.Array) else None
         return self.env.get(atom.id)
 
     def error(self, node, message):
@@ -69,6 +75,8 @@ class Types:
         array = self.env.get(target.value.id)
         if array is not None and not isinstance(array, K.Array):
             raise self.error(stmt, f"`{target.value.id}` is {array}, not an array")
+        if array is not None:
+            self._indexed(array, target, stmt)
 
     def expr(self, expr, stmt):
         kind = op_kind(expr)
@@ -92,31 +100,53 @@ class Types:
             residuals = fwd.items[-expr.sd_residuals:] if isinstance(fwd, K.Tuple) else (None,) * expr.sd_residuals
             outs = out.items if isinstance(out, K.Tuple) else (out,)
             return K.Tuple(tuple(outs) + tuple(residuals))
-        if kind == "create":
-            return K.Array(expr.sd_create, 1)
+        if kind == "array":
+            kinds = [self.of(a) for a in expr.sd_args]
+            if None in kinds:
+                return None
+            try:
+                return expr.sd_array.result(kinds)
+            except (TypeError, KeyError, AttributeError) as e:
+                shown = ", ".join(map(str, kinds))
+                raise self.error(stmt, f"`{ast.unparse(expr)}` is not supported for arguments "
+                                 f"({shown}): {e}") from None
         if kind == "reserve":
             return args[0]
         if kind == "read":
-            array, index = args[0], args[1:]
+            array = args[0]
             if array is None:
                 return None
             if not isinstance(array, K.Array):
                 raise self.error(stmt, f"cannot index `{ast.unparse(expr.value)}`: it is {array}")
-            if len(index_atoms(expr.slice)) != array.ndim:
-                raise self.error(stmt, f"`{ast.unparse(expr)}` indexes {len(index)} dimension(s) "
-                                 f"of a {array.ndim}-dimensional array; index every dimension "
-                                 "(slices arrive with array support)")
-            if any(i not in (None, "int", "bool") for i in index):
-                raise self.error(stmt, f"array indices must be integers in `{ast.unparse(expr)}`")
-            return array.element
-        return "int"     # shape, len, size, ndim
+            return self._indexed(array, expr, stmt)
+        if kind == "attr" and expr.attr == "shape":
+            return self.of(expr)
+        return "int"     # shape[k], len, size, ndim
+
+    def _indexed(self, array, subscript, stmt):
+        """The kind of ``a[index]``: an element, or a view with the dimensions left."""
+        index = subscript.slice
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        if len(parts) > array.ndim:
+            raise self.error(stmt, f"`{ast.unparse(subscript)}` indexes {len(parts)} dimension(s) "
+                             f"of a {array.ndim}-dimensional array")
+        if any(self.of(a) not in (None, "int", "bool") for a in index_atoms(index)):
+            raise self.error(stmt, f"array indices and slice bounds must be integers in "
+                             f"`{ast.unparse(subscript)}`")
+        ndim = array.ndim - sum(1 for p in parts if not isinstance(p, ast.Slice))
+        return K.Array(array.dtype, ndim) if ndim else array.element
 
     def _rule(self, rule, args, stmt):
         if None in args:
             return None
-        if any(not isinstance(a, str) for a in args):
-            raise self.error(stmt, f"`{ast.unparse(stmt.value)}` operates on an array or tuple; "
-                             "this version differentiates scalar operations on array elements")
+        if any(isinstance(a, K.Tuple) for a in args):
+            raise self.error(stmt, f"`{ast.unparse(stmt.value)}` operates on a tuple; "
+                             "unpack it into names first")
+        if any(isinstance(a, K.Array) for a in args):
+            try:
+                return arrays.elementwise_kind(rule, args)
+            except TypeError as e:
+                raise self.error(stmt, f"`{ast.unparse(stmt.value)}`: {e}") from None
         if rule.name in scalar.INTEGER_ONLY and "float" in args:
             raise self.error(stmt, f"`{ast.unparse(stmt.value)}` needs integer operands")
         if rule.result == "join":

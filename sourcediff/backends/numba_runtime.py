@@ -3,12 +3,26 @@ from numba import njit
 
 from ..rules import runtime as _py
 
-stop_gradient = njit(error_model='numpy', cache=True)(_py.stop_gradient)
-indicator = njit(error_model='numpy', cache=True)(_py.indicator)
-safe_log = njit(error_model='numpy', cache=True)(_py.safe_log)
-pos_inv = njit(error_model='numpy', cache=True)(_py.pos_inv)
-reserve = njit(error_model='numpy', cache=True)(_py.reserve)
-trip_count = njit(error_model='numpy', cache=True)(_py.trip_count)
+
+def _compiled(fn):
+    return njit(error_model='numpy', cache=True)(fn)
+
+
+stop_gradient = _compiled(_py.stop_gradient)
+indicator = _compiled(_py.indicator)
+safe_log = _compiled(_py.safe_log)
+pos_inv = _compiled(_py.pos_inv)
+reserve = _compiled(_py.reserve)
+trip_count = _compiled(_py.trip_count)
+accumulate = _compiled(_py.accumulate)
+prod_partials = _compiled(_py.prod_partials)
+flat_item = _compiled(_py.flat_item)
+one_hot = _compiled(_py.one_hot)
+push_view = _compiled(_py.push_view)
+pop_view = _compiled(_py.pop_view)
+ref_tape = _compiled(_py.ref_tape)
+push_ref = _compiled(_py.push_ref)
+pop_ref = _compiled(_py.pop_ref)
 
 
 @njit(cache=True)

@@ -6,7 +6,7 @@ from ..errors import error_at
 STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.If, ast.For, ast.While,
               ast.Break, ast.Continue, ast.Return, ast.Pass, ast.Expr)
 EXPRESSIONS = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call,
-               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.List, ast.Dict)
+               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.Slice, ast.List, ast.Dict)
 HELPER = (ast.Load, ast.Store, ast.keyword, ast.operator, ast.unaryop, ast.cmpop,
           ast.boolop, ast.arguments, ast.arg, ast.alias)
 
@@ -31,7 +31,6 @@ ADVICE = {
     ast.JoinedStr: "strings are not supported in differentiated code",
     ast.Set: "sets are not supported",
     ast.Starred: "star-arguments are not supported; pass arguments by position",
-    ast.Slice: "slices arrive with array support; index single elements (a[i], a[i, j])",
     ast.Assert: "assert is not supported in differentiated code",
     ast.Raise: "raise is not supported in differentiated code",
     ast.Import: "import inside the function is not supported; import at module level",
@@ -41,8 +40,9 @@ ADVICE = {
 
 SUPPORTED = ("supported are: numbers, operators, math/NumPy scalar functions, if/elif/else, "
              "for over range(...), while, break, continue, return, tuple unpacking, "
-             "calls to plain Python functions, reading NumPy array elements, and pytrees "
-             "(tuples, lists, dicts, namedtuples) read with constant keys")
+             "calls to plain Python functions, NumPy arrays (elements, slices, writes) and "
+             "NumPy functions on them, and pytrees (tuples, lists, dicts, namedtuples) read "
+             "with constant keys")
 
 
 def check(source):
@@ -66,10 +66,11 @@ def _check_node(node, source):
         if not isinstance(node.target, ast.Name):
             raise error_at(node, source, "a for loop needs a single loop variable (for i in range(...))")
         it = node.iter
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
-                and not it.keywords and 1 <= len(it.args) <= 3):
-            raise error_at(node, source, "for loops must run over range(stop), range(start, stop) "
-                           "or range(start, stop, step)")
+        is_range = isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+        if (is_range and (it.keywords or not 1 <= len(it.args) <= 3)) or \
+                isinstance(it, (ast.Tuple, ast.List, ast.Constant, ast.Set, ast.Dict)):
+            raise error_at(node, source, "for loops must run over range(stop), range(start, stop), "
+                           "range(start, stop, step) or the rows of a NumPy array")
     if isinstance(node, ast.Expr) and not (
             isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)) \
             and not is_breakpoint(node):
@@ -83,8 +84,6 @@ def _check_node(node, source):
                                              for op in node.ops):
         raise error_at(node, source, "`in` and `is` comparisons are not supported; "
                        "compare numbers with < <= > >= == !=")
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
-        raise error_at(node, source, "the @ operator arrives with array support")
     if not isinstance(node, STATEMENTS + EXPRESSIONS + HELPER):
         raise error_at(node, source, f"{type(node).__name__} is not supported; {SUPPORTED}")
 

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from .. import pytree
 from ..custom import CustomCall, custom_vjp
 from ..errors import error_at
-from ..rules import scalar
+from ..rules import arrays, scalar
 from . import custom_rules, fence
+from .array_calls import METHODS, ArrayCalls
+from .nodes import assign, instantiate, name
 from .parse import parse
 from .resolve import local_names, resolve
 
@@ -60,18 +62,6 @@ class Names:
         self.temps.add(name)
         self.local.add(name)
         return name
-
-
-def name(id_, ctx=None):
-    return ast.Name(id=id_, ctx=ctx or ast.Load())
-
-
-def assign(target, value, like=None):
-    node = ast.Assign(targets=[name(target, ast.Store()) if isinstance(target, str) else target],
-                      value=value)
-    if like is not None:
-        ast.copy_location(node, like)
-    return node
 
 
 def breakif(flag, like=None, while_cond=False):
@@ -279,7 +269,7 @@ def _any(flags):
     return ast.BoolOp(op=ast.Or(), values=[name(f) for f in flags])
 
 
-class Atomizer:
+class Atomizer(ArrayCalls):
     """Expressions to one operation per statement, names resolved."""
 
     def __init__(self, source, names, local, arity):
@@ -330,6 +320,8 @@ class Atomizer:
             load = copy.deepcopy(target)
             _set_ctx(load, ast.Load())
             self._assign(target, ast.BinOp(left=load, op=stmt.op, right=stmt.value), stmt)
+            if isinstance(target, ast.Name):      # in place for arrays (see in_place_updates)
+                self.out[-1].sd_update = True
         elif isinstance(stmt, ast.If):
             if is_breakif(stmt):
                 self.emit(stmt)
@@ -477,7 +469,7 @@ class Atomizer:
             raise self.error(node, f"`{text}` is a global NumPy array; pass arrays as arguments")
         if ref.kind == "undefined":
             raise self.error(node, f"name `{ref.value}` is not defined")
-        if ref.kind in ("func", "rule", "builtin", "create"):
+        if ref.kind in ("func", "rule", "builtin", "array_fn"):
             raise self.error(node, f"`{text}` is a function; call it (function-valued "
                              "arguments are not supported here)")
         raise self.error(node, f"`{text}` ({type(ref.value).__name__}) cannot be used in "
@@ -489,6 +481,8 @@ class Atomizer:
             return self.atom(node)
         if isinstance(node, ast.BinOp):
             left, right = self.atom(node.left), self.atom(node.right)
+            if isinstance(node.op, ast.MatMult):
+                return self.array_rule(arrays.RULES["matmul"], [left, right], node)
             return self._rule(scalar.OPERATORS[type(node.op)], [left, right], node)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
@@ -508,12 +502,14 @@ class Atomizer:
             ref = resolve(node, self.source, self.local)
             if ref is not None:
                 return self._global(node, ref)
-            if node.attr in ("size", "ndim"):
+            if node.attr in ("size", "ndim", "shape"):
                 array = self._array_name(node.value)
                 attr = ast.Attribute(value=name(array), attr=node.attr, ctx=ast.Load())
                 return attr
+            if node.attr == "T":
+                return self.array_rule(arrays.RULES["transpose"], [self.atom(node.value)], node)
             raise self.error(node, f"attribute `.{node.attr}` is not supported; "
-                             "arrays support .shape[k], .size and .ndim")
+                             "arrays support .shape, .size, .ndim and .T")
         if isinstance(node, ast.Tuple):
             raise self.error(node, "tuples are supported in returns, assignments and unpacking")
         raise self.error(node, f"{type(node).__name__} is not supported; {fence.SUPPORTED}")
@@ -574,8 +570,12 @@ class Atomizer:
         ref = resolve(node.func, self.source, self.local)
         text = ast.unparse(node.func)
         if ref is None:
-            raise self.error(node, f"cannot call `{text}`: methods and local function values are "
-                             f"not supported; call math/NumPy functions or module-level functions")
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in METHODS:
+                return self.numpy_call(node, METHODS[func.attr], text, receiver=func.value)
+            raise self.error(node, f"cannot call `{text}`: this method or local function value is "
+                             f"not supported; call math/NumPy functions, module-level functions or "
+                             f"the array methods {', '.join(sorted(METHODS))}")
         if ref.kind == "rule":
             if node.keywords:
                 raise self.error(node, f"pass the arguments of {text} by position")
@@ -595,8 +595,8 @@ class Atomizer:
             if ref.value == "len" and len(node.args) == 1:
                 return ast.Call(func=name("len"), args=[name(self._array_name(node.args[0]))], keywords=[])
             raise self.error(node, "range(...) is only supported as the iterable of a for loop")
-        if ref.kind == "create":
-            return self._create(node, ref.value)
+        if ref.kind == "array_fn":
+            return self.numpy_call(node, ref.value, text)
         if ref.kind == "reserve":
             call = ast.Call(func=ast.Attribute(value=name("_rt"), attr="reserve", ctx=ast.Load()),
                             args=[self.atom(a) for a in node.args], keywords=[])
@@ -673,22 +673,6 @@ class Atomizer:
             call.sd_residuals = pytree.num_leaves(custom_rules.residuals(call_ref))
         return ast.copy_location(call, node)
 
-    def _create(self, node, kind):
-        if len(node.args) not in (1, 2) or node.keywords:
-            raise self.error(node, f"np.{kind} takes a length and optionally a dtype, by position")
-        shape = self.atom(node.args[0])
-        dtype = "float64"
-        if len(node.args) == 2:
-            ref = resolve(node.args[1], self.source, self.local)
-            if ref is None or ref.kind != "dtype":
-                raise self.error(node, "the dtype must be np.float64, np.int64, float, int or bool")
-            dtype = ref.value
-        call = ast.Call(func=ast.Attribute(value=name("np"), attr=kind, ctx=ast.Load()),
-                        args=[shape, ast.Attribute(value=name("np"), attr=dtype if dtype != "bool" else "bool_",
-                                                   ctx=ast.Load())], keywords=[])
-        call.sd_create = dtype
-        return call
-
     def _array_name(self, node):
         if isinstance(node, ast.Name) and node.id in self.local:
             return node.id
@@ -701,9 +685,10 @@ class Atomizer:
 
     def index(self, node):
         if isinstance(node, ast.Tuple):
-            return ast.Tuple(elts=[self.atom(e) for e in node.elts], ctx=ast.Load())
+            return ast.Tuple(elts=[self.index(e) for e in node.elts], ctx=ast.Load())
         if isinstance(node, ast.Slice):
-            raise self.error(node, fence.ADVICE[ast.Slice])
+            parts = [None if p is None else self.atom(p) for p in (node.lower, node.upper, node.step)]
+            return ast.Slice(*parts)
         return self.atom(node)
 
     def _shape(self, array, k):
@@ -727,23 +712,6 @@ def _set_ctx(node, ctx):
     return node
 
 
-_TEMPLATES = {}
-
-
-def instantiate(template, mapping):
-    """The expression ``template`` with its names replaced by ``mapping``'s nodes."""
-    if template not in _TEMPLATES:
-        _TEMPLATES[template] = ast.parse(template, mode="eval").body
-    expr = copy.deepcopy(_TEMPLATES[template])
-
-    class Sub(ast.NodeTransformer):
-        def visit_Name(self, n):
-            if n.id in mapping:
-                return copy.deepcopy(mapping[n.id])
-            return n
-    return Sub().visit(expr)
-
-
 def normalize(fn, arity):
     """The Core of ``fn``; ``arity(callee)`` gives how many values a callee returns."""
     source = parse(fn)
@@ -751,10 +719,74 @@ def normalize(fn, arity):
     node = source.node
     local = local_names(node)
     names = Names(local | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}, local)
-    lowered = Exits(names, source).function(copy.deepcopy(node.body))
+    lowered = Exits(names, source).function(_iterate_by_index(copy.deepcopy(node.body), names))
     body = Atomizer(source, names, local, arity).block(lowered)
     _mark_counters(body, names)
     return Core(source, node.name, [a.arg for a in node.args.args], body, names.temps)
+
+
+def in_place_updates(core, is_array):
+    """The core with ``a += b`` on arrays made a write, ``_u = a + b; a[:] = _u``, as NumPy does it
+    (views of ``a`` see the change); None when no such update targets an array."""
+    updates = [s for s in _statements(core.body) if getattr(s, "sd_update", False) and is_array(s.targets[0].id)]
+    if not updates:
+        return None
+    new = copy.deepcopy(core)
+    taken = {n.id for n in ast.walk(ast.Module(body=new.body, type_ignores=[])) if isinstance(n, ast.Name)}
+    names = Names(taken, set())
+
+    def rewrite(stmts):
+        out = []
+        for stmt in stmts:
+            for field in ("body", "orelse"):
+                if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                    setattr(stmt, field, rewrite(getattr(stmt, field)))
+            if getattr(stmt, "sd_update", False) and is_array(stmt.targets[0].id):
+                temp = names.fresh("_u")
+                whole = ast.Subscript(value=name(stmt.targets[0].id), slice=ast.Slice(), ctx=ast.Store())
+                out += [assign(temp, stmt.value, stmt), assign(whole, name(temp), stmt)]
+            else:
+                out.append(stmt)
+        return out
+    new.body = rewrite(new.body)
+    new.temps = core.temps | names.temps
+    return new
+
+
+def _statements(stmts):
+    for stmt in stmts:
+        yield stmt
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            yield from _statements(stmt.body)
+            yield from _statements(stmt.orelse)
+
+
+def _iterate_by_index(stmts, names):
+    """``for row in a:`` becomes ``for _i in range(len(a)): row = a[_i]``."""
+    out = []
+    for stmt in stmts:
+        for field in ("body", "orelse"):
+            if isinstance(getattr(stmt, field, None), list):
+                setattr(stmt, field, _iterate_by_index(getattr(stmt, field), names))
+        if isinstance(stmt, ast.For) and not _is_range(stmt.iter):
+            sequence = stmt.iter
+            if not isinstance(sequence, ast.Name):
+                held = names.fresh("_seq")
+                out.append(ast.copy_location(assign(held, sequence), stmt))
+                sequence = name(held)
+            index = names.fresh("_i")
+            item = assign(stmt.target, ast.Subscript(value=copy.deepcopy(sequence), slice=name(index),
+                                                     ctx=ast.Load()), stmt)
+            stmt.target = name(index, ast.Store())
+            stmt.iter = ast.Call(func=name("range"), args=[ast.Call(func=name("len"), args=[sequence],
+                                                                      keywords=[])], keywords=[])
+            stmt.body = [item] + stmt.body
+        out.append(stmt)
+    return out
+
+
+def _is_range(node):
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
 
 
 def _mark_counters(stmts, names):

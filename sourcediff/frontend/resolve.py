@@ -10,7 +10,20 @@ import numpy as np
 from ..custom import is_custom
 from ..rules import runtime, scalar
 
-ARRAY_CREATION = {id(np.empty): "empty", id(np.zeros): "zeros", id(np.ones): "ones"}
+ARRAY_FUNCTIONS = {id(f): name for name, fs in {
+    "sum": [np.sum], "mean": [np.mean], "prod": [np.prod], "max": [np.max, np.amax],
+    "min": [np.min, np.amin], "cumsum": [np.cumsum], "dot": [np.dot], "matmul": [np.matmul],
+    "outer": [np.outer], "norm": [np.linalg.norm], "trace": [np.trace], "where": [np.where],
+    "clip": [np.clip], "transpose": [np.transpose], "reshape": [np.reshape], "ravel": [np.ravel],
+    "copy": [np.copy], "concatenate": [np.concatenate], "stack": [np.stack],
+    "solve": [np.linalg.solve], "det": [np.linalg.det], "inv": [np.linalg.inv],
+    "zeros": [np.zeros], "ones": [np.ones], "empty": [np.empty], "full": [np.full],
+    "zeros_like": [np.zeros_like], "ones_like": [np.ones_like], "empty_like": [np.empty_like],
+    "full_like": [np.full_like], "arange": [np.arange], "linspace": [np.linspace],
+    "eye": [np.eye], "array": [np.array, np.asarray], "expand_dims": [np.expand_dims],
+    "accumulate": [runtime.accumulate], "ref_tape": [runtime.ref_tape], "push_ref": [runtime.push_ref],
+    "pop_ref": [runtime.pop_ref], "one_hot": [runtime.one_hot], "flat_item": [runtime.flat_item],
+}.items() for f in fs}
 DTYPES = {id(np.float64): "float64", id(np.float32): "float32", id(np.int64): "int64",
           id(np.int32): "int32", id(np.bool_): "bool", id(float): "float64", id(int): "int64",
           id(bool): "bool"}
@@ -18,7 +31,7 @@ DTYPES = {id(np.float64): "float64", id(np.float32): "float32", id(np.int64): "i
 
 @dataclass(frozen=True)
 class Ref:
-    kind: str      # const | array | module | rule | func | builtin | create | dtype | other
+    kind: str      # const | array | module | rule | func | builtin | array_fn | dtype | other
     value: object
 
 
@@ -45,8 +58,8 @@ def classify(value):
         return Ref("rule", getattr(value, "py_func", value))
     if getattr(value, "py_func", value) is runtime.reserve:
         return Ref("reserve", runtime.reserve)
-    if id(value) in ARRAY_CREATION:
-        return Ref("create", ARRAY_CREATION[id(value)])
+    if id(getattr(value, "py_func", value)) in ARRAY_FUNCTIONS:
+        return Ref("array_fn", ARRAY_FUNCTIONS[id(getattr(value, "py_func", value))])
     if id(value) in DTYPES:
         return Ref("dtype", DTYPES[id(value)])
     if value is builtins.range or value is builtins.len:

@@ -572,11 +572,25 @@ class Flattener:
             return self.user_call(node, ref.value)
         if ref.kind == "custom":
             return self.custom_call(node, ref.value)
-        if ref.value is stop_gradient and len(node.args) == 1:
-            arg = self.value(node.args[0])
-            if isinstance(arg, T.Node):       # of a pytree: of each leaf
-                return T.map_leaves(arg, lambda leaf: ast.Call(func=node.func, args=[leaf], keywords=[]))
-        return self.rebuild(node)
+        args = [self.value(a) for a in node.args]
+        if ref.value is stop_gradient and len(args) == 1 and isinstance(args[0], T.Node):
+            return T.map_leaves(args[0], lambda leaf: ast.Call(func=node.func, args=[leaf], keywords=[]))
+        if ref.value == "len" and len(args) == 1 and isinstance(args[0], T.Node):
+            return ast.Constant(len(args[0].children))
+        new = copy.copy(node)          # a rule or a NumPy function: tuples and lists stay displays
+        new.args = [self.display(v, a) for v, a in zip(args, node.args)]
+        new.keywords = [ast.keyword(arg=k.arg, value=self.display(self.value(k.value), k.value))
+                        for k in node.keywords]
+        return new
+
+    def display(self, value, node):
+        """A tuple or list of numbers as a display (``np.array([a, b])``, ``np.zeros((n, 2))``)."""
+        if not isinstance(value, T.Node):
+            return value
+        if value.type not in (tuple, list):
+            raise self.not_a_leaf(node, value, "a number, an array, a tuple or a list is expected here")
+        elts = [self.display(c, node) for c in value.children]
+        return (ast.Tuple if value.type is tuple else ast.List)(elts=elts, ctx=ast.Load())
 
     def bound_arguments(self, node, signature, text):
         """The argument values of a call, one per parameter (defaults filled in)."""

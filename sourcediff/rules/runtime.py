@@ -50,3 +50,88 @@ def trip_count(start, stop, step):
     if step > 0:
         return max(0, (stop - start + step - 1) // step)
     return max(0, (start - stop - step - 1) // (-step))
+
+
+def accumulate(bar, g):
+    """``bar += g`` where ``g`` may have the broadcast shape: sums over broadcast axes."""
+    if bar.shape == g.shape:
+        bar += g
+        return bar
+    summed = np.zeros(bar.size, bar.dtype)
+    flat = np.ascontiguousarray(g).reshape(g.size)
+    lead = g.ndim - bar.ndim
+    for k in range(g.size):
+        rest, offset, stride = k, 0, 1
+        for d in range(g.ndim - 1, -1, -1):
+            i = rest % g.shape[d]
+            rest //= g.shape[d]
+            b = d - lead
+            if b >= 0:
+                if bar.shape[b] != 1:
+                    offset += i * stride
+                stride *= bar.shape[b]
+        summed[offset] += flat[k]
+    bar += summed.reshape(bar.shape)
+    return bar
+
+
+def prod_partials(x):
+    """The product of all elements of ``x`` but one, for each element (zeros allowed)."""
+    flat = x.reshape(x.size)
+    out = np.empty(x.size, x.dtype)
+    acc = 1.0
+    for k in range(x.size):
+        out[k] = acc
+        acc *= flat[k]
+    acc = 1.0
+    for k in range(x.size - 1, -1, -1):
+        out[k] *= acc
+        acc *= flat[k]
+    return out.reshape(x.shape)
+
+
+def flat_item(x, k):
+    """Element ``k`` of ``x`` in C order (what ``np.argmax`` counts)."""
+    return x.reshape(x.size)[k]
+
+
+def one_hot(x, k, value):
+    """An array shaped like ``x``: ``value`` at flat position ``k``, zeros elsewhere."""
+    out = np.zeros(x.size, np.float64)
+    out[k] = value
+    return out.reshape(x.shape)
+
+
+def push_view(tape, pos, view):
+    """Append the elements of ``view`` to ``tape`` (grown as needed): (tape, new position)."""
+    if pos + view.size > tape.shape[0]:
+        grown = np.empty(max(pos + view.size, 2 * tape.shape[0]), tape.dtype)
+        grown[:pos] = tape[:pos]
+        tape = grown
+    tape[pos:pos + view.size] = np.ascontiguousarray(view).reshape(view.size)
+    return tape, pos + view.size
+
+
+def pop_view(tape, pos, view):
+    """Write the last ``view.size`` elements of ``tape`` back into ``view``: the new position."""
+    pos -= view.size
+    view[...] = tape[pos:pos + view.size].reshape(view.shape)
+    return pos
+
+
+def ref_tape(x):
+    """An empty list for the arrays a variable like ``x`` is bound to, in order."""
+    tape = [x]
+    tape.pop()
+    return tape
+
+
+def push_ref(tape, x):
+    """``tape`` with the array ``x`` appended."""
+    tape.append(x)
+    return tape
+
+
+def pop_ref(tape):
+    """The array appended last, removed from ``tape``."""
+    return tape.pop()

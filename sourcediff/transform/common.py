@@ -1,9 +1,13 @@
-"""Pieces both transforms use: primal statements with calls renamed."""
+"""Pieces both transforms use: primal statements with calls renamed, array operations."""
 import ast
 import copy
 
+from .. import kinds as K
 from .. import pytree
+from ..analysis.dataflow import op_kind
 from ..frontend import custom_rules
+from ..frontend.nodes import instantiate
+from ..rules import arrays
 
 
 def call_args_kinds(expr, types):
@@ -16,6 +20,9 @@ def emit_primal(stmt, types, program):
     A custom function called plainly runs its body (residual targets dropped).
     """
     new = copy.deepcopy(stmt)
+    if isinstance(new, ast.Assign) and op_kind(new.value) == "rule" and on_arrays(new.value, types):
+        new.value = instantiate(arrays.elementwise(new.value.sd_rule.template),
+                                dict(zip(new.value.sd_rule.params, new.value.sd_args)))
     for node in ast.walk(new):
         if isinstance(node, ast.Call):
             fn = getattr(node, "sd_func", None) or getattr(node, "sd_custom", None)
@@ -42,3 +49,26 @@ def primal_function(core, types, program, fn_name):
                          kw_defaults=[], defaults=[])
     return ast.FunctionDef(name=fn_name, args=args, body=body, decorator_list=[], returns=None,
                            type_params=[])
+
+
+def on_arrays(expr, types):
+    """Whether a rule of the scalar table is applied to arrays (elementwise)."""
+    return any(isinstance(types.of(a), K.Array) for a in expr.sd_args)
+
+
+def partial_template(expr, k, types):
+    """The partial derivative of a rule with respect to its ``k``-th operand, as a template."""
+    partial = expr.sd_rule.partials[k]
+    if partial is not None and on_arrays(expr, types):
+        return arrays.elementwise(partial)
+    return partial
+
+
+def array_mapping(expr):
+    """Template names of an array rule mapped to its operand atoms."""
+    return dict(zip(expr.sd_array.params, expr.sd_args))
+
+
+def mentions_array(node, types):
+    return any(isinstance(n, ast.Name) and isinstance(types.env.get(n.id), (K.Array, K.List))
+               for n in ast.walk(node))

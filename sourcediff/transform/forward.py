@@ -7,13 +7,14 @@ import ast
 import copy
 
 from .. import kinds as K
-from ..codegen import add_all, simplify
+from ..codegen import add_all, number, simplify
 from ..frontend.normalize import assign, instantiate, name
 from ..analysis.dataflow import names, op_kind, targets
 from ..custom import custom_vjp
 from ..errors import error_at
 from ..frontend import custom_rules
-from .common import call_args_kinds, custom_parts, emit_primal
+from .common import (array_mapping, call_args_kinds, custom_parts, emit_primal, mentions_array,
+                     partial_template)
 
 
 class Forward:
@@ -83,27 +84,74 @@ class Forward:
         var = outs[0]
         if kind == "rule":
             self_ref = var in names(expr.sd_args)
-            ans = copy.deepcopy(expr) if self_ref else name(var)
+            ans = self.primal(stmt).value if self_ref else name(var)
             mapping = dict(zip(expr.sd_rule.params, expr.sd_args), ans=ans)
+            partials = [partial_template(expr, k, self.types) for k in range(len(expr.sd_args))]
             terms = [ast.BinOp(instantiate(p, mapping), ast.Mult(), self.dot(a))
-                     for a, p in zip(expr.sd_args, expr.sd_rule.partials)
+                     for a, p in zip(expr.sd_args, partials)
                      if p is not None and self.dot(a).__class__ is ast.Name]
-            tangent = assign(self.dot_name(var), simplify(add_all(terms)), stmt)
-            uses_ans = any(p is not None and "ans" in p for p in expr.sd_rule.partials)
-            return [self.primal(stmt), tangent] if uses_ans and not self_ref else [tangent, self.primal(stmt)]
+            uses_ans = any(p is not None and "ans" in p for p in partials)
+            return self.ordered(stmt, var, simplify(add_all(terms)), uses_ans and not self_ref)
+        if kind == "array":
+            return self.array_op(stmt, var)
         if kind == "copy":
             tangent = self.dot(expr)
         elif kind == "read":
             tangent = ast.Subscript(value=self.dot(expr.value), slice=copy.deepcopy(expr.slice), ctx=ast.Load())
-        elif kind == "create":
-            tangent = ast.Call(func=ast.Attribute(value=name("np"), attr="zeros", ctx=ast.Load()),
-                               args=copy.deepcopy(expr.args), keywords=[])
         elif kind == "reserve":
             tangent = copy.deepcopy(expr)
             tangent.args[0] = self.dot(expr.args[0])
         else:
             tangent = ast.Constant(0.0)
-        return [assign(self.dot_name(var), tangent, stmt), self.primal(stmt)]
+        return self.ordered(stmt, var, tangent, False)
+
+    def ordered(self, stmt, var, tangent, after):
+        """The tangent assignment and the primal, in an order that reads the right values.
+
+        The tangent goes first, where it can, so temporaries fold into the user's
+        expressions; after the primal when it reads the result.  An array's zero
+        or scalar tangent is made an array shaped like the result.
+        """
+        if isinstance(self.types.env[var], K.Array) and not mentions_array(tangent, self.types) \
+                and not any(isinstance(n, ast.Name) and n.id in self.array_dots for n in ast.walk(tangent)):
+            fill = "zeros_like" if number(tangent) == 0 else "full_like"
+            args = [name(var)] + ([tangent] if fill == "full_like" else [])
+            tangent = ast.Call(func=ast.Attribute(value=name("np"), attr=fill, ctx=ast.Load()),
+                               args=args, keywords=[])
+            after = True
+        code = assign(self.dot_name(var), tangent, stmt)
+        return [self.primal(stmt), code] if after else [code, self.primal(stmt)]
+
+    def array_op(self, stmt, var):
+        """The tangent of an array rule: the view of the tangent, the rule on tangents, or its terms."""
+        expr = stmt.value
+        rule = expr.sd_array
+        mapping = array_mapping(expr)
+        kinds = [self.types.of(a) for a in expr.sd_args]
+        if rule.alias or rule.linear:
+            moving = rule.differentiable_params
+            dots = {}
+            for p, a in mapping.items():
+                if p not in moving:
+                    dots[p] = a
+                elif self.dot(a).__class__ is ast.Name:
+                    dots[p] = self.dot(a)
+                else:
+                    dots[p] = ast.Call(func=ast.Attribute(value=name("np"), attr="zeros_like", ctx=ast.Load()),
+                                       args=[copy.deepcopy(a)], keywords=[]) if isinstance(kinds[rule.params.index(p)], K.Array) \
+                        else ast.Constant(0.0)
+            return self.ordered(stmt, var, instantiate(rule.template, dots), False)
+        tangents = rule.tangent_terms(kinds) or ()
+        terms = []
+        for p, template in zip(rule.params, tangents):
+            if template is not None and self.dot(mapping[p]).__class__ is ast.Name:
+                terms.append(instantiate(template, dict(mapping, ans=name(var), **{f"d{p}": self.dot(mapping[p])})))
+        uses_ans = any(t is not None and "ans" in t for t in tangents)
+        return self.ordered(stmt, var, add_all(terms), uses_ans)
+
+    @property
+    def array_dots(self):
+        return {self.dot_name(v) for v in self.active if isinstance(self.types.env.get(v), (K.Array, K.List))}
 
     def call(self, stmt):
         expr = stmt.value

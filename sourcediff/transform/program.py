@@ -14,7 +14,7 @@ from ..codegen import Naming, fold, tidy
 from ..errors import error_at
 from ..custom import CustomCall, is_custom
 from ..frontend import custom_rules
-from ..frontend.normalize import normalize
+from ..frontend.normalize import in_place_updates, normalize
 from ..frontend.parse import parse, python_function
 from .common import primal_function
 from .forward import Forward
@@ -81,6 +81,9 @@ def types_of(fn, kinds):
         if types.result is None:
             raise error_at(core.source.node, core.source,
                            f"cannot determine what {core.name} returns (a recursion without a base case?)")
+        updated = in_place_updates(core, lambda n: isinstance(types.env.get(n), K.Array))
+        if updated is not None:
+            types = Types(updated, kinds, _callee_result)
         _types[key] = types
         return types
 
@@ -150,8 +153,8 @@ class Program:
 
     def generate(self, key):
         fn, kinds, mode, mask = key
-        core = core_of(fn)
         types = types_of(fn, kinds)
+        core = types.core          # with in-place array updates made writes
         fn_name = self.names[key]
         taken = set(types.env) | core.temps | {"math", "np", "_rt"}
         naming = Naming(taken | {n.id for n in ast.walk(ast.Module(core.body, [])) if isinstance(n, ast.Name)})
@@ -170,7 +173,10 @@ class Program:
             else:
                 plan = tape.plan(core, types, active)
                 multiple = tape.multiply_assigned(core)
-                fn_def = Reverse(core, types, plan, mask, self, naming, multiple).function(fn_name)
+                reverse = Reverse(core, types, plan, mask, self, naming, multiple)
+                fn_def = reverse.function(fn_name)
+                fn_def.sd_tapes = dict(reverse.tapes.values())     # array name -> position name
+        fn_def.sd_core = core       # for backends that rewrite the function (numba_cuda)
         temps = core.temps | set(naming.derived_from(core.temps))
         fold(fn_def, lambda n: n in temps)
         tidy(fn_def)

@@ -11,14 +11,15 @@ import ast
 import copy
 
 from .. import kinds as K
-from ..analysis.dataflow import assigned_names, names, op_kind, operands, targets, walk
+from ..analysis.dataflow import (assigned_names, index_atoms, index_length, is_element_index, is_write, names, op_kind,
+                                 operands, targets, walk)
 from ..analysis.tape import custom_reads, partial_reads, reads_outside, simple_while
 from ..codegen import const, number, simplify
 from ..custom import custom_vjp
 from ..errors import ReverseThroughArrays, error_at
 from ..frontend import custom_rules
 from ..frontend.normalize import assign, instantiate, is_breakif, name
-from .common import call_args_kinds, custom_parts, emit_primal
+from .common import array_mapping, call_args_kinds, custom_parts, emit_primal, on_arrays, partial_template
 
 
 def aug(target, op, value):
@@ -37,7 +38,8 @@ class Reverse:
         self.multiple = multiple
         self.fresh = set()
         self.zeroed = set()      # variables whose adjoint was just reset to zero
-        self.tapes = {}          # "f"/"i" -> (array name, position name)
+        self.tapes = {}          # "f"/"i"/"v" (views) -> (array name, position name)
+        self.refs = {}           # array variable -> [(list name, variable)]
         self.deps = {r: self._deps(r) for r in plan.recompute}
         self.block_locals = {}
         self.top = core.body[:-1]
@@ -70,7 +72,7 @@ class Reverse:
         for k, stmt in enumerate(stmts):
             if isinstance(stmt, ast.Assign):
                 for t in targets(stmt):
-                    if t in self.active and t not in self.core.params and not \
+                    if t in self.active and t not in self.core.params and not self.is_array(t) and not \
                             reads_outside(self.core.body, stmts[k + 1:], t, stmt) and \
                             sum(1 for s in assigned_defs(self.core.body, t)) == 1:
                         out.add(t)
@@ -81,23 +83,79 @@ class Reverse:
 
     # ------------------------------------------------------------ tapes
     def tape(self, var):
-        key = "f" if self.types.env[var] == "float" else "i"
+        return self.tape_for(self.types.env[var])
+
+    def tape_for(self, kind):
+        key = "f" if kind == "float" else "i"
         if key not in self.tapes:
             self.tapes[key] = (self.naming.unique(f"_{key}tape"), self.naming.unique(f"_{key}p"))
         return self.tapes[key]
 
     def push(self, var):
-        array, pos = self.tape(var)
+        if self.is_array(var):
+            return [assign(lst, ast.Call(func=_rt_attr("push_ref"), args=[name(lst), name(v)], keywords=[]))
+                    for lst, v in self.ref_lists(var)]
+        return self.push_value(name(var), self.types.env[var])
+
+    def push_value(self, value, kind):
+        array, pos = self.tape_for(kind)
         write = ast.Subscript(value=name(array), slice=name(pos), ctx=ast.Store())
-        return [assign(write, name(var)), aug(pos, ast.Add(), ast.Constant(1))]
+        return [assign(write, value), aug(pos, ast.Add(), ast.Constant(1))]
 
     def pop(self, var):
-        array, pos = self.tape(var)
         self.invalidate(var)
+        if self.is_array(var):
+            return [assign(v, ast.Call(func=_rt_attr("pop_ref"), args=[name(lst)], keywords=[]))
+                    for lst, v in reversed(self.ref_lists(var))]
+        return [aug(self.tape(var)[1], ast.Sub(), ast.Constant(1)),
+                assign(var, self.pop_value(self.types.env[var]))]
+
+    def pop_value(self, kind):
+        array, pos = self.tape_for(kind)
         read = ast.Subscript(value=name(array), slice=name(pos), ctx=ast.Load())
-        if self.types.env[var] == "bool":
+        if kind == "bool":
             read = ast.Compare(left=read, ops=[ast.NotEq()], comparators=[ast.Constant(0)])
-        return [aug(pos, ast.Sub(), ast.Constant(1)), assign(var, read)]
+        return read
+
+    def ref_lists(self, var):
+        """(list, variable) pairs keeping the arrays ``var`` (and its adjoint) were bound to."""
+        if var not in self.refs:
+            held = [var] + ([self.bar(var)] if var in self.active else [])
+            self.refs[var] = [(self.naming.unique(f"_{v}_refs"), v) for v in held]
+        return self.refs[var]
+
+    def push_write(self, stmt):
+        """Save the elements an array write overwrites."""
+        target = stmt.targets[0]
+        if self.is_element(target):
+            return self.push_value(copy.deepcopy(_load(target)), self.types.env[target.value.id].element)
+        array, pos = self.view_tape()
+        call = ast.Call(func=_rt_attr("push_view"), args=[name(array), name(pos), _load(target)], keywords=[])
+        return [assign(ast.Tuple(elts=[name(array, ast.Store()), name(pos, ast.Store())], ctx=ast.Store()), call)]
+
+    def pop_write(self, stmt):
+        target = stmt.targets[0]
+        if self.is_element(target):
+            kind = self.types.env[target.value.id].element
+            return [aug(self.tape_for(kind)[1], ast.Sub(), ast.Constant(1)),
+                    assign(copy.deepcopy(target), self.pop_value(kind))]
+        array, pos = self.view_tape()
+        call = ast.Call(func=_rt_attr("pop_view"), args=[name(array), name(pos), _load(target)], keywords=[])
+        return [assign(pos, call)]
+
+    def view_tape(self):
+        if "v" not in self.tapes:
+            self.tapes["v"] = (self.naming.unique("_vtape"), self.naming.unique("_vp"))
+        return self.tapes["v"]
+
+    def is_array(self, var):
+        return isinstance(self.types.env.get(var), K.Array)
+
+    def is_element(self, subscript):
+        """Whether ``a[index]`` is one element (not a view)."""
+        return not isinstance(self.types.of(subscript.value), K.Array) or \
+            self.types.env[subscript.value.id].ndim == index_length(subscript.slice) and \
+            is_element_index(subscript.slice)
 
     # ------------------------------------------------------------ recomputation
     def invalidate(self, var):
@@ -124,20 +182,23 @@ class Reverse:
             {s.target.id for s in ast.walk(ast.Module(body=body, type_ignores=[])) if isinstance(s, ast.For)}
         captured, results = [], []
         for o in outputs:
-            if isinstance(o, ast.Name) and o.id in changed_in_reverse:
+            if isinstance(o, ast.Name) and (o.id in changed_in_reverse or self.is_array(o.id)):
                 keep = self.naming.unique(f"{o.id}_value")
-                captured.append(assign(keep, name(o.id)))
+                value = _method(o.id, "copy") if self.is_array(o.id) else name(o.id)
+                captured.append(assign(keep, value))
                 results.append(name(keep))
             else:
                 results.append(copy.deepcopy(o))
         top_locals = self.block_locals[id(body)]
-        inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.active - self._nested_locals())]
+        inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.active - self._nested_locals())
+                 if not self.is_array(v)]
         seeds = [add_to(self.bar(o.id), name(ob)) for o, ob in zip(float_outputs, out_bars) if self.is_active(o)]
         self.block_locals[id(body)] = set()
         self.fresh = {t for t, stmt in self.plan.recompute.items() if any(stmt is s for s in body)}
         backward = self.reverse_block(body)
         self.block_locals[id(body)] = top_locals
-        param_bars = [name(self.bar(p)) if p in self.active else ast.Constant(0.0)
+        param_bars = [name(self.bar(p)) if p in self.active else
+                      _np_call("zeros_like", name(p)) if self.is_array(p) else ast.Constant(0.0)
                       for p, m in zip(self.core.params, self.mask) if m]
         ret = ast.Return(value=ast.Tuple(elts=results + param_bars, ctx=ast.Load()))
         prologue = self.prologue(counts)
@@ -155,6 +216,8 @@ class Reverse:
         out = []
         for key, (array, pos) in sorted(self.tapes.items()):
             args = [ast.Constant(counts.get(key, 0) if isinstance(counts.get(key, 0), int) else 0)]
+            if key == "v":
+                args = [ast.Constant(0)]
             if key == "i":
                 args.append(ast.Attribute(value=name("np"), attr="int64", ctx=ast.Load()))
             alloc = ast.Call(func=ast.Attribute(value=name("np"), attr="empty", ctx=ast.Load()),
@@ -163,7 +226,20 @@ class Reverse:
         needs_value = (self.plan.taped | self.plan.saved_loop_vars) - set(self.core.params) - \
             self.plan.defined_first
         for var in sorted(needs_value):
-            out.append(assign(var, const(K.zero(self.types.env[var]))))
+            if not self.is_array(var):
+                out.append(assign(var, const(K.zero(self.types.env[var]))))
+        for p in self.core.params:
+            if p in self.active and self.is_array(p):
+                out.append(assign(self.bar(p), _np_call("zeros_like", name(p))))
+        for var, lists in sorted(self.refs.items()):
+            for lst, v in lists:
+                if v not in self.core.params and not (v == self.bar(var) and var in self.core.params):
+                    kind = self.types.env[var]
+                    out.append(assign(v, _np_call("empty", ast.Tuple(elts=[ast.Constant(0)] * kind.ndim,
+                                                                     ctx=ast.Load()),
+                                                  ast.Attribute(value=name("np"), attr=_np_dtype(kind.dtype),
+                                                                ctx=ast.Load()))))
+                out.append(assign(lst, ast.Call(func=_rt_attr("ref_tape"), args=[name(v)], keywords=[])))
         return out
 
     # ------------------------------------------------------------ forward sweep
@@ -180,8 +256,14 @@ class Reverse:
                 for t in targets(stmt):
                     if self.plan.pushed(stmt, t):
                         out += self.push(t)
-                        _add(counts, self.tape(t)[0][1], 1)
+                        if not self.is_array(t):
+                            _add(counts, self.tape(t)[0][1], 1)
+                if is_write(stmt) and self.plan.pushed(stmt, stmt.targets[0].value.id):
+                    out += self.push_write(stmt)
+                    if self.is_element(stmt.targets[0]):
+                        _add(counts, self.tape_for(self.types.env[stmt.targets[0].value.id].element)[0][1], 1)
                 out.append(self.forward_assign(stmt))
+                out += self.shadows(stmt)
             elif isinstance(stmt, ast.If):
                 body, c1 = self.forward_block(stmt.body, loop_assigned)
                 orelse, c2 = self.forward_block(stmt.orelse, loop_assigned) if stmt.orelse else ([], {})
@@ -198,6 +280,26 @@ class Reverse:
             else:
                 out.append(copy.deepcopy(stmt))
         return out, counts
+
+    def shadows(self, stmt):
+        """Adjoints of the arrays an assignment binds: views of their bases' adjoints, or zeros."""
+        out = []
+        for t in targets(stmt):
+            if t in self.active and self.is_array(t):
+                out.append(assign(self.bar(t), self.shadow_value(stmt.value, t), stmt))
+        return out
+
+    def shadow_value(self, expr, var):
+        kind = op_kind(expr)
+        if kind == "copy" and self.is_active(expr):
+            return name(self.bar(expr.id))
+        if kind == "read" and self.is_active(expr.value):
+            return ast.Subscript(value=name(self.bar(expr.value.id)), slice=copy.deepcopy(expr.slice),
+                                 ctx=ast.Load())
+        if kind == "array" and expr.sd_array.alias and self.is_active(expr.sd_args[0]):
+            mapping = dict(array_mapping(expr), x=name(self.bar(expr.sd_args[0].id)))
+            return instantiate(expr.sd_array.template, mapping)
+        return _np_call("zeros_like", name(var))
 
     def forward_assign(self, stmt):
         """The forward sweep's copy of an assignment: the primal, or a custom rule's forward part."""
@@ -380,32 +482,100 @@ class Reverse:
     def reverse_assign(self, stmt):
         target = stmt.targets[0]
         if isinstance(target, ast.Subscript):
-            if target.value.id in self.active:
-                raise self.array_error(stmt)
-            return []
+            return self.reverse_write(stmt) if target.value.id in self.active else []
         outs = targets(stmt)
         active_outs = [o for o in outs if o in self.active]
         expr = stmt.value
         kind = op_kind(expr)
         if not active_outs:
             return [s for o in reversed(outs) if self.plan.pushed(stmt, o) for s in self.pop(o)]
+        var = outs[0]
+        if self.is_array(var) and (kind == "copy" or kind == "read" or (kind == "array" and expr.sd_array.alias)):
+            return self.finish(var, stmt)         # a view: its adjoint is a view of its base's
         if kind == "rule":
-            return self.reverse_rule(stmt, outs[0])
+            return self.reverse_rule(stmt, var)
+        if kind == "array":
+            if expr.sd_array.forward_only:
+                raise self.array_error(stmt)
+            return self.reverse_array(stmt, var)
         if kind == "call":
             return self.reverse_call(stmt, outs)
         if kind == "custom":
             return self.reverse_custom(stmt, outs)
         if kind == "copy":
-            var = outs[0]
             code = [add_to(self.bar(expr.id), name(self.bar(var)))] if self.is_active(expr) else []
             self.zeroed.discard(getattr(expr, "id", None))
             return code + self.finish(var, stmt)
+        if kind == "read":            # one element: its adjoint goes back to that element
+            code = self.materialize(set(names(index_atoms(expr.slice))))
+            element = ast.Subscript(value=name(self.bar(expr.value.id)), slice=copy.deepcopy(expr.slice),
+                                    ctx=ast.Store())
+            code.append(ast.AugAssign(target=element, op=ast.Add(), value=name(self.bar(var))))
+            return code + self.finish(var, stmt)
         raise self.array_error(stmt)
+
+    def reverse_write(self, stmt):
+        """``a[index] = v``: v's adjoint takes a's there, which is then zero; the old elements come back."""
+        target = stmt.targets[0]
+        value = stmt.value
+        code = self.materialize(set(names(index_atoms(target.slice))))
+        there = ast.Subscript(value=name(self.bar(target.value.id)), slice=copy.deepcopy(target.slice),
+                              ctx=ast.Load())
+        if self.is_active(value):
+            code.append(self.accumulate(value.id, copy.deepcopy(there), not self.is_element(target)))
+            self.zeroed.discard(value.id)
+        code.append(assign(ast.Subscript(value=there.value, slice=there.slice, ctx=ast.Store()), ast.Constant(0.0)))
+        if self.plan.pushed(stmt, target.value.id):
+            code += self.pop_write(stmt)
+        return code
+
+    def accumulate(self, var, contribution, broadcast):
+        """``var_bar += contribution``, summing a broadcast contribution back to var's shape."""
+        if self.is_array(var):
+            if broadcast:
+                return assign(self.bar(var), ast.Call(func=_rt_attr("accumulate"),
+                                                      args=[name(self.bar(var)), contribution], keywords=[]))
+            return add_to(self.bar(var), contribution)
+        if broadcast:
+            contribution = _np_call("sum", contribution)
+        return add_to(self.bar(var), contribution)
+
+    def reverse_array(self, stmt, var):
+        """An array rule: each active operand's adjoint takes its contribution."""
+        expr = stmt.value
+        rule = expr.sd_array
+        kinds = [self.types.of(a) for a in expr.sd_args]
+        code, g, ans = self._self_reference(stmt, var)
+        code += self.materialize(set(names(operands(expr))))
+        mapping = dict(array_mapping(expr), g=g, ans=ans)
+        result_is_array = self.is_array(var)
+        for p, atom, template in zip(rule.params, expr.sd_args, rule.contributions(kinds) or ()):
+            if template is None or not self.is_active(atom):
+                continue
+            contribution = instantiate(template, mapping)
+            code.append(self.accumulate(atom.id, contribution, rule.broadcast and result_is_array))
+            self.zeroed.discard(atom.id)
+        if var in names(expr.sd_args):
+            self.invalidate(var)
+            return code
+        return code + self.finish(var, stmt)
+
+    def _self_reference(self, stmt, var):
+        """For an array rebound from its own value (``a = a * x``): the new adjoint and value, kept
+        aside, and the old ones restored.  Returns (code, adjoint node, result node)."""
+        if not (self.is_array(var) and var in names(operands(stmt.value))):
+            return [], name(self.bar(var)), name(var)
+        if not self.plan.pushed(stmt, var):
+            raise self.array_error(stmt)
+        g, ans = self.naming.fresh("_g"), self.naming.fresh("_new")
+        code = [assign(g, name(self.bar(var))), assign(ans, name(var))] + self.pop(var)
+        return code, name(g), name(ans)
 
     def finish(self, var, stmt, reset=True):
         """After the adjoint of an assignment to ``var``: reset its adjoint, restore its value."""
         code = []
-        if reset and var in self.active and var in self.multiple and not self._is_block_local(var) and \
+        if reset and var in self.active and var in self.multiple and not self.is_array(var) and \
+                not self._is_block_local(var) and \
                 not self._first_binding(stmt, var):
             code.append(assign(self.bar(var), ast.Constant(0.0)))
             self.zeroed.add(var)
@@ -429,7 +599,27 @@ class Reverse:
     def _is_block_local(self, var):
         return any(var in v for v in self.block_locals.values())
 
+    def reverse_elementwise(self, stmt, var):
+        """A scalar rule applied to arrays: contributions summed back to each operand's shape."""
+        expr = stmt.value
+        code, g, ans = self._self_reference(stmt, var)
+        code += self.materialize(partial_reads(stmt, self.active))
+        mapping = dict(zip(expr.sd_rule.params, expr.sd_args), ans=ans)
+        for k, atom in enumerate(expr.sd_args):
+            partial = partial_template(expr, k, self.types)
+            if partial is None or not self.is_active(atom):
+                continue
+            contribution = simplify(ast.BinOp(copy.deepcopy(g), ast.Mult(), instantiate(partial, mapping)))
+            code.append(self.accumulate(atom.id, contribution, True))
+            self.zeroed.discard(atom.id)
+        if var in names(expr.sd_args):
+            self.invalidate(var)
+            return code
+        return code + self.finish(var, stmt)
+
     def reverse_rule(self, stmt, var):
+        if self.is_array(var):
+            return self.reverse_elementwise(stmt, var)
         expr = stmt.value
         rule = expr.sd_rule
         args = expr.sd_args
@@ -516,7 +706,8 @@ class Reverse:
     def _call_epilogue(self, stmt, outs, self_ref, contributions):
         """Reset the results' adjoints, add the arguments' contributions, restore the results."""
         code = [assign(self.bar(o), ast.Constant(0.0)) for o in outs
-                if o in self.active and (o in self.multiple or o in self_ref) and not self._is_block_local(o)]
+                if o in self.active and (o in self.multiple or o in self_ref) and not self._is_block_local(o)
+                and not self.is_array(o)]
         code += [add_to(self.bar(a.id), name(g)) for a, g in contributions]
         self.zeroed -= set(outs) | set(names(stmt.value.args))
         for o in reversed(outs):
@@ -594,3 +785,25 @@ def reversed_range(stmt, naming, body):
     header = ast.For(target=name(k, ast.Store()), iter=ast.Call(func=name("range"), args=args, keywords=[]),
                      body=[], orelse=[])
     return header, [index] + body
+
+
+def _np_call(fn, *args):
+    return ast.Call(func=ast.Attribute(value=name("np"), attr=fn, ctx=ast.Load()), args=list(args), keywords=[])
+
+
+def _rt_attr(fn):
+    return ast.Attribute(value=name("_rt"), attr=fn, ctx=ast.Load())
+
+
+def _method(var, method, *args):
+    return ast.Call(func=ast.Attribute(value=name(var), attr=method, ctx=ast.Load()), args=list(args),
+                    keywords=[])
+
+
+def _load(subscript):
+    return ast.Subscript(value=copy.deepcopy(subscript.value), slice=copy.deepcopy(subscript.slice),
+                         ctx=ast.Load())
+
+
+def _np_dtype(dtype):
+    return "bool_" if dtype == "bool" else dtype

@@ -1,0 +1,519 @@
+"""The array programs of ``tests/array_programs.py``, differentiated on both backends.
+
+* Python backend (no compilation, cheap), every program: ``grad`` against
+  central finite differences (every element of every differentiated array),
+  gradients with their argument's shape and dtype, single ``argnums``,
+  ``jvp`` against ``grad . tangent`` and against finite differences along the
+  tangent, ``value_and_grad``, ``vjp`` and ``jit``.
+* Numba backend, a subset chosen to cover each kind of program (logistic
+  regression, heat equation, matrix-vector, GMM, while-loop solver, views,
+  LSTM, int/bool data) at bounded compile time: ``grad`` against finite
+  differences and equal to the Python backend's; ``jvp`` for fewer.
+  ``SD_ARRAY_CORPUS_NUMBA=all`` runs every program on Numba (minutes).
+* float32 arguments, non-contiguous and Fortran-ordered arguments, 0-d
+  arrays, int and bool arrays as inactive data.
+* ``jacfwd``/``jacrev``/``hessian`` with array inputs and outputs, against
+  finite differences, shaped as JAX shapes them (output shape + input shape).
+
+Known engine bugs are strict xfails (``KNOWN_BUGS``): each reason names a
+repro of the report that came with these tests.
+"""
+import functools
+import os
+import zlib
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+
+import array_programs as P
+from array_programs import CASES, JACOBIAN_CASES
+
+FD_STEP = 1e-6
+# |ad - fd| <= FD_RTOL * |fd| + FD_ATOL * max(1, |f|), elementwise (as in test_corpus.py)
+FD_RTOL = 1e-6
+FD_ATOL = 1e-8
+# Two backends running the same generated code.  Not 1e-12 as for scalar programs:
+# Numba's np.sum, np.dot and @ add in another order than NumPy's.
+BACKEND_RTOL = 1e-10
+
+# Engine bugs, as repro ids of the report that came with these tests:
+TRIANGULAR = "A: reverse mode replays every inner loop with the last trip count when the " \
+             "inner bound is computed in the outer body (range(j + 1, d)): zero gradients"
+INNER_BOUND = "B: a nested loop whose bound is an expression (range(4 * H), range(a.shape[0])) " \
+              "reserves tape for itself only; the enclosing body's pushes run past the tape"
+WHILE_IN_FOR = "progen's tape_reservation: pushes around a while loop nested in a for loop " \
+               "run past the tape"
+AXIS_SUM = "C: reverse mode of np.sum/np.mean(axis=...) adds the adjoint to the first slice " \
+           "only (_rt.accumulate does not broadcast a smaller contribution)"
+VIEW_REFS = "D: Numba cannot compile the reference tape of a name bound to non-contiguous " \
+            "views (A[:, j], U[1:-1, 1:-1]): AssertionError in list_to_list"
+JIT_IN_LOOP = "E: primal code (sd.jit, the output of sd.vjp, jacrev) keeps math.* for " \
+              "elementwise functions of arrays inside loops: TypeError"
+ZERO_D = "F: a 0-d array argument does not compile on Numba (accumulate into a float)"
+INACTIVE_READ = "H: reverse mode adds to the adjoint of an element of a non-differentiated " \
+                "float array read in a loop (b_bar[r] += ...): NameError"
+CONST_TANGENT = "I: the tangent of an array output independent of the inputs is the float 0.0, " \
+                "so jacfwd's block has the input's shape only"
+
+# (check, program id) -> reason.  Checks: grad, single (single argnums), jvp, value_and_grad,
+# jit (sd.jit and sd.vjp), numba_grad, numba_jvp, jacobian, hessian.
+PYTHON_CHECKS = ("grad", "single", "jvp", "value_and_grad", "jit")
+KNOWN_BUGS = {}
+for _check in PYTHON_CHECKS + ("numba_grad",):
+    KNOWN_BUGS[(_check, "gmm_loops")] = TRIANGULAR + "; " + INNER_BOUND
+    KNOWN_BUGS[(_check, "lstm_loops")] = INNER_BOUND
+    KNOWN_BUGS[(_check, "implicit_euler")] = WHILE_IN_FOR
+for _check in ("grad", "jvp", "numba_grad"):
+    KNOWN_BUGS[(_check, "reductions_axis")] = KNOWN_BUGS[(_check, "gmm_numpy")] = AXIS_SUM
+for _id in ("column_views_loop", "stencil_2d", "rows_of_2d_writes"):
+    KNOWN_BUGS[("numba_grad", _id)] = VIEW_REFS
+for _id in ("rebind_expression", "fixed_point_history", "accumulate_into", "lstm_numpy"):
+    KNOWN_BUGS[("jit", _id)] = JIT_IN_LOOP
+KNOWN_BUGS[("single", "lstm_loops_hoisted")] = INACTIVE_READ
+KNOWN_BUGS[("jacobian", "running_state-jacrev")] = JIT_IN_LOOP
+KNOWN_BUGS[("jvp_vjp", "running_state")] = JIT_IN_LOOP
+KNOWN_BUGS[("hessian", "products")] = CONST_TANGENT
+
+# Programs whose compiled code writes past the end of its tape (bugs A, B, tape_reservation):
+# on Numba that corrupts the heap and aborts the test process, so they are not run there
+# (the Python backend's strict xfails above flip when the bug is fixed).
+NUMBA_UNSAFE = {"gmm_loops", "lstm_loops", "implicit_euler"}
+
+# The Numba subset: one or more programs of each kind, at a few seconds of compilation each.
+NUMBA_GRAD = ("logreg_loop", "logreg_rows", "heat_copy", "heat_swap", "matvec_loop",
+              "gmm_loops_square", "newton_history", "prefix_sums", "recurrence_into_array",
+              "lstm_loops_hoisted", "masked_gather", "column_views_loop")
+NUMBA_JVP = ("logreg_loop", "heat_swap", "newton_history", "recurrence_into_array")
+if os.environ.get("SD_ARRAY_CORPUS_NUMBA") == "all":
+    NUMBA_GRAD = NUMBA_JVP = tuple(c.id for c in CASES)
+
+
+@functools.lru_cache(maxsize=None)
+def transform(mode, fn, argnums=0, backend="python"):
+    """One transformed object per (mode, program, argnums, backend), shared by every test:
+    each builds (and, on Numba, compiles) its code once per session."""
+    if mode in ("jacfwd", "jacrev", "hessian"):
+        return getattr(sd, mode)(fn, argnums, backend=backend)
+    return getattr(sd, mode)(fn, argnums, backend=backend)
+
+
+def _marks(check, key):
+    reason = KNOWN_BUGS.get((check, key))
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+def _params(cases, check):
+    return [pytest.param(case, k, id=f"{case.id}-{k}", marks=_marks(check, case.id))
+            for case in cases for k in range(len(case.points))]
+
+
+def _cases(cases, check):
+    return [pytest.param(case, id=case.id, marks=_marks(check, case.id)) for case in cases]
+
+
+def _by_id(ids):
+    return [c for c in CASES if c.id in ids and c.id not in NUMBA_UNSAFE]
+
+
+# ============================================================ references
+
+def _with(args, i, value):
+    return args[:i] + (value,) + args[i + 1:]
+
+
+def fd_derivative(fn, args, i, step=FD_STEP):
+    """Central differences of scalar- or array-valued ``fn`` with respect to argument ``i``:
+    shape out.shape + args[i].shape (a float argument adds no axis)."""
+    def diff(plus, minus, h):
+        return (np.asarray(fn(*_with(args, i, plus)), float)
+                - np.asarray(fn(*_with(args, i, minus)), float)) / (2.0 * h)
+    x = args[i]
+    if not isinstance(x, np.ndarray):
+        h = step * max(1.0, abs(x))
+        return diff(x + h, x - h, h)
+    columns = []
+    for index in np.ndindex(x.shape):
+        h = step * max(1.0, abs(float(x[index])))
+        plus, minus = x.copy(), x.copy()
+        plus[index] += h
+        minus[index] -= h
+        columns.append(diff(plus, minus, h))
+    columns = np.array(columns)                   # (x.size,) + out.shape
+    return np.moveaxis(columns, 0, -1).reshape(columns.shape[1:] + x.shape)
+
+
+def assert_fd_close(actual, expected, value_scale, what):
+    actual, expected = np.asarray(actual, float), np.asarray(expected, float)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    tol = FD_RTOL * np.abs(expected) + FD_ATOL * max(1.0, float(np.max(np.abs(value_scale))))
+    err = np.abs(actual - expected)
+    assert np.all(np.isfinite(actual)), f"{what}: non-finite derivative {actual}"
+    worst = np.unravel_index(np.argmax(err - tol), err.shape) if err.ndim else ()
+    assert np.all(err <= tol), f"{what}: at {worst} got {actual[worst]}, finite differences give " \
+                               f"{expected[worst]} (|err| {err[worst]:.3g}, tol {tol[worst]:.3g})\n" \
+                               f"got:\n{actual}\nexpected:\n{expected}"
+
+
+def assert_same(actual, expected, what, rtol=BACKEND_RTOL):
+    actual, expected = np.asarray(actual, float), np.asarray(expected, float)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale + 1e-300, err_msg=what)
+
+
+def assert_like_argument(g, arg, what):
+    """A gradient has its argument's type, shape and dtype (a float's is a float)."""
+    if isinstance(arg, np.ndarray):
+        assert isinstance(g, np.ndarray), f"{what}: gradient is {type(g).__name__}, not an array"
+        assert g.shape == arg.shape, f"{what}: gradient shape {g.shape} != argument's {arg.shape}"
+        assert g.dtype == arg.dtype, f"{what}: gradient dtype {g.dtype} != argument's {arg.dtype}"
+    else:
+        assert isinstance(g, (float, np.floating)) and np.ndim(g) == 0, \
+            f"{what}: gradient of a float is {type(g).__name__} {np.shape(g)}"
+
+
+def tangents_for(case, args, salt=0):
+    """Random tangents shaped like the differentiated arguments, zeros elsewhere."""
+    rng = np.random.default_rng(zlib.crc32(case.id.encode()) + salt)
+    out = []
+    for i, a in enumerate(args):
+        if i not in case.argnums:
+            out.append(np.zeros(a.shape) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else 0.0)
+        elif isinstance(a, np.ndarray):
+            out.append(rng.uniform(-1.0, 1.0, a.shape).astype(a.dtype))
+        else:
+            out.append(float(rng.uniform(-1.0, 1.0)))
+    return tuple(out)
+
+
+def _dot(gs, ts):
+    return sum(float(np.sum(np.asarray(g, float) * np.asarray(t, float))) for g, t in zip(gs, ts))
+
+
+def _abs_dot(gs, ts):
+    return sum(float(np.sum(np.abs(np.asarray(g, float) * np.asarray(t, float)))) for g, t in zip(gs, ts))
+
+
+@functools.lru_cache(maxsize=None)
+def _fd_gradient(case, k):
+    """Finite-difference gradients of ``case`` at its point ``k``, computed once."""
+    args = case.points[k]
+    return [fd_derivative(case.fn, args, i) for i in case.argnums]
+
+
+# ============================================================ python backend
+
+@pytest.mark.parametrize("case, k", _params(CASES, "grad"))
+def test_grad_matches_finite_differences(case, k):
+    args = case.points[k]
+    g = transform("grad", case.fn, case.argnums)(*args)
+    assert isinstance(g, tuple) and len(g) == len(case.argnums)
+    value = case.fn(*args)
+    for gi, i, fd in zip(g, case.argnums, _fd_gradient(case, k)):
+        what = f"grad {case.id} wrt argument {i}"
+        assert_like_argument(gi, args[i], what)
+        assert_fd_close(gi, fd, value, what)
+
+
+@pytest.mark.parametrize("case, k", _params([c for c in CASES if len(c.argnums) > 1], "single"))
+def test_grad_single_argnum(case, k):
+    """An int argnums (the first differentiated argument): the gradient alone, not a tuple."""
+    args = case.points[k]
+    i = case.argnums[0]
+    gi = transform("grad", case.fn, i)(*args)
+    assert not isinstance(gi, tuple)
+    assert_like_argument(gi, args[i], f"grad argnums={i} of {case.id}")
+    full = transform("grad", case.fn, case.argnums)(*args)
+    assert_same(gi, full[0], f"grad argnums={i} of {case.id}", rtol=1e-13)
+
+
+@pytest.mark.parametrize("case, k", _params(CASES, "jvp"))
+def test_jvp_is_grad_dot_tangent(case, k):
+    args = case.points[k]
+    tangents = tangents_for(case, args)
+    out, dot = sd.jvp(case.fn, args, tangents, backend="python")
+    value = case.fn(*args)
+    assert out == pytest.approx(value, rel=1e-12, abs=1e-300)
+    g = transform("grad", case.fn, case.argnums)(*args)
+    ts = [tangents[i] for i in case.argnums]
+    assert dot == pytest.approx(_dot(g, ts), rel=1e-10, abs=1e-12 * _abs_dot(g, ts))
+    # independently of grad: finite differences along the tangent
+    h = FD_STEP * max(1.0, max(float(np.max(np.abs(args[i]))) for i in case.argnums))
+    shifted = [tuple(a + sign * h * t if i in case.argnums else a
+                     for i, (a, t) in enumerate(zip(args, tangents))) for sign in (1.0, -1.0)]
+    fd = (case.fn(*shifted[0]) - case.fn(*shifted[1])) / (2.0 * h)
+    assert_fd_close(dot, fd, value, f"jvp {case.id}")
+
+
+VALUE_AND_GRAD = ("logreg_numpy", "heat_swap", "gmm_loops_square", "newton_history", "views_write",
+                  "lstm_numpy", "masked_gather", "reductions_axis")
+
+
+@pytest.mark.parametrize("case, k", _params([c for c in CASES if c.id in VALUE_AND_GRAD],
+                                            "value_and_grad"))
+def test_value_and_grad(case, k):
+    args = case.points[k]
+    value, g = transform("value_and_grad", case.fn, case.argnums)(*args)
+    assert value == pytest.approx(case.fn(*args), rel=1e-12, abs=1e-300)
+    g_only = transform("grad", case.fn, case.argnums)(*args)
+    for a, b, i in zip(g, g_only, case.argnums):
+        assert_like_argument(a, args[i], f"value_and_grad of {case.id}, argument {i}")
+        assert_same(a, b, f"value_and_grad vs grad of {case.id}, argument {i}", rtol=1e-13)
+
+
+@pytest.mark.parametrize("case, k", _params(CASES, "jit"))
+def test_jit_and_vjp(case, k):
+    args = case.points[k]
+    value = case.fn(*args)
+    assert sd.jit(case.fn, backend="python")(*args) == pytest.approx(value, rel=1e-12, abs=1e-300)
+    out, vjp_fn = sd.vjp(case.fn, *args, backend="python")
+    assert out == pytest.approx(value, rel=1e-12, abs=1e-300)
+    cts = vjp_fn(-2.5)
+    assert isinstance(cts, tuple) and len(cts) == len(args)
+    g = transform("grad", case.fn, case.argnums)(*args)
+    for k, i in enumerate(case.argnums):
+        assert_same(cts[i], -2.5 * np.asarray(g[k]), f"vjp of {case.id}, argument {i}")
+    for i, a in enumerate(args):      # ints, bools and int arrays get no cotangent
+        if not (isinstance(a, float) or (isinstance(a, np.ndarray) and a.dtype.kind == "f")):
+            assert np.all(np.asarray(cts[i]) == 0), f"vjp of {case.id}: cotangent of argument {i}"
+
+
+# ============================================================ numba backend
+
+@pytest.mark.parametrize("case", _cases(_by_id(NUMBA_GRAD), "numba_grad"))
+def test_numba_grad(case):
+    compiled = transform("grad", case.fn, case.argnums, "numba")
+    for k, args in enumerate(case.points):
+        got = compiled(*args)
+        assert isinstance(got, tuple) and len(got) == len(case.argnums)
+        value = case.fn(*args)
+        expected = transform("grad", case.fn, case.argnums)(*args)
+        for gi, pi, i, fd in zip(got, expected, case.argnums, _fd_gradient(case, k)):
+            what = f"numba grad {case.id} wrt argument {i}"
+            assert_like_argument(gi, args[i], what)
+            assert_fd_close(gi, fd, value, what)
+            assert_same(gi, pi, what + " vs python")
+    assert "njit" in compiled.source
+
+
+@pytest.mark.parametrize("case", _cases(_by_id(NUMBA_JVP), "numba_jvp"))
+def test_numba_jvp(case):
+    for k, args in enumerate(case.points):
+        tangents = tangents_for(case, args, salt=k + 11)
+        out_n, dot_n = sd.jvp(case.fn, args, tangents, backend="numba")
+        out_p, dot_p = sd.jvp(case.fn, args, tangents, backend="python")
+        assert_same(out_n, out_p, f"numba jvp primal {case.id}")
+        assert_same(out_n, case.fn(*args), f"numba jvp primal vs plain {case.id}")
+        assert_same(dot_n, dot_p, f"numba jvp tangent {case.id}")
+
+
+# ============================================================ dtypes and layouts
+
+F32_CASES = [
+    (P.logreg_numpy, (P.W_LR, 0.3, P.X_LR, P.Y_LR), (0, 2)),
+    (P.heat_slices, (P.U0, 0.2, 6), (0,)),
+    (P.matvec_loop, (P.A23, P.V3), (0, 1)),
+    (P.lstm_numpy, P.LSTM_ARGS, (0, 1, 2, 3, 4, 5)),
+]
+
+
+def _f32(args):
+    return tuple(a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                 for a in args)
+
+
+def _f64(args):
+    return tuple(a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                 for a in args)
+
+
+@pytest.mark.parametrize("fn, args, argnums, backend", [
+    pytest.param(fn, args, argnums, backend, id=f"{fn.__name__}-{backend}")
+    for fn, args, argnums in F32_CASES
+    for backend in (("python", "numba") if fn is P.matvec_loop else ("python",))])
+def test_float32_arguments(fn, args, argnums, backend):
+    """float32 arrays in, float32 gradients out, equal to the float64 gradient at the same
+    (float32-rounded) point to float32 rounding."""
+    a32 = _f32(args)
+    g32 = transform("grad", fn, argnums, backend)(*a32)
+    g64 = transform("grad", fn, argnums)(*_f64(a32))
+    for gi, ri, i in zip(g32, g64, argnums):
+        what = f"float32 grad of {fn.__name__} wrt {i}"
+        assert_like_argument(gi, a32[i], what)
+        np.testing.assert_allclose(gi, ri, rtol=1e-4, atol=1e-5 * float(np.max(np.abs(ri))),
+                                   err_msg=what)
+        assert not np.array_equal(gi, np.zeros_like(gi))
+
+
+def test_float32_jvp_and_mixed_precision():
+    a32 = _f32((P.A23, P.V3))
+    tangents = (np.full((2, 3), 0.5, np.float32), np.ones(3, np.float32))
+    out, dot = sd.jvp(P.matvec_loop, a32, tangents, backend="python")
+    g = transform("grad", P.matvec_loop, (0, 1))(*a32)
+    assert dot == pytest.approx(_dot(g, tangents), rel=1e-5)
+    assert out == pytest.approx(P.matvec_loop(*a32), rel=1e-6)
+    # a float32 array with a float64 array: each gradient keeps its argument's dtype
+    g = transform("grad", P.matvec_loop, (0, 1))(a32[0], P.V3)
+    ref = transform("grad", P.matvec_loop, (0, 1))(a32[0].astype(np.float64), P.V3)
+    assert g[0].dtype == np.float32 and g[1].dtype == np.float64
+    np.testing.assert_allclose(g[0], ref[0], rtol=1e-6)
+    np.testing.assert_allclose(g[1], ref[1], rtol=1e-12)
+
+
+LAYOUTS = {
+    "transposed": lambda A: A.T,
+    "fortran": np.asfortranarray,
+    "strided": lambda A: A[:, ::2],
+    "reversed": lambda A: A[::-1],
+}
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_non_contiguous_arguments(layout, backend):
+    """Views and Fortran-ordered arrays as arguments: the gradient of a C-contiguous copy."""
+    base = np.arange(1.0, 13.0).reshape(4, 3) * 0.1 - 0.4
+    A = LAYOUTS[layout](base)
+    x = np.linspace(-0.5, 0.7, A.shape[1])
+    grad = transform("grad", P.matvec_loop, (0, 1), backend)
+    g = grad(A, x)
+    ref = transform("grad", P.matvec_loop, (0, 1))(np.ascontiguousarray(A), x)
+    assert g[0].shape == A.shape
+    assert_same(g[0], ref[0], f"{layout} A")
+    assert_same(g[1], ref[1], f"{layout} x")
+    assert_fd_close(g[0], fd_derivative(P.matvec_loop, (A, x), 0), P.matvec_loop(A, x), layout)
+
+
+def zero_d(a, c):
+    return a[()] * c + np.sum(np.sin(a) * a)
+
+
+@pytest.mark.parametrize("backend", ["python", pytest.param("numba", marks=pytest.mark.xfail(
+    strict=True, reason=ZERO_D))])
+def test_zero_d_array_argument(backend):
+    a = np.array(0.7)
+    g = transform("grad", zero_d, (0, 1), backend)(a, 1.5)
+    fd = fd_derivative(zero_d, (a, 1.5), 0)
+    assert np.shape(g[0]) == ()
+    assert float(g[0]) == pytest.approx(float(fd), rel=1e-6)
+    assert g[1] == pytest.approx(0.7, rel=1e-14)
+
+
+# ============================================================ int and bool arrays
+
+def test_int_and_bool_arrays_are_inactive_data():
+    case = next(c for c in CASES if c.id == "masked_gather")
+    args = case.points[0]
+    w, X, idx, mask = args
+    g = transform("grad", case.fn)(*args)
+    # d/dw of sum_i mask_i w[idx_i]^2 X[i,0] + sum_i X[i] . w[:2] + sum(where(mask, w, 0) * X[:, 1])
+    expected = np.zeros(4)
+    for i in range(4):
+        if mask[i]:
+            expected[idx[i]] += 2.0 * w[idx[i]] * X[i, 0]
+        expected[:2] += X[i]
+    expected += np.where(mask, X[:, 1], 0)
+    assert g.dtype == np.float64 and g.shape == (4,)
+    np.testing.assert_allclose(g, expected, rtol=1e-14)
+    # the int and bool arrays are not changed by differentiation
+    assert np.array_equal(X, P.INT_X) and np.array_equal(mask, P.MASK)
+
+
+@pytest.mark.parametrize("argnum", [1, 2, 3], ids=["int_matrix", "int_index", "bool_mask"])
+def test_differentiating_an_int_or_bool_array_is_an_error(argnum):
+    case = next(c for c in CASES if c.id == "masked_gather")
+    with pytest.raises(sd.TransformError, match="requires real-valued"):
+        sd.grad(case.fn, argnums=argnum, backend="python")(*case.points[0])
+
+
+# ============================================================ Jacobians
+
+def _leaves(tree):
+    return [x for t in tree for x in _leaves(t)] if isinstance(tree, tuple) else [tree]
+
+
+@pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
+@pytest.mark.parametrize("case", _cases([c for c in CASES if c.id in
+                                         ("logreg_numpy", "heat_swap", "views_read")], "jacobian"))
+def test_jacobian_of_scalar_output_is_the_gradient(case, mode):
+    args = case.points[0]
+    jac = transform(mode, case.fn, case.argnums)(*args)
+    g = transform("grad", case.fn, case.argnums)(*args)
+    assert isinstance(jac, tuple) and len(jac) == len(case.argnums)
+    for j, gi, i in zip(jac, g, case.argnums):
+        assert np.shape(j) == np.shape(args[i]), f"{mode} of {case.id} wrt {i}: shape {np.shape(j)}"
+        assert_same(j, gi, f"{mode} vs grad of {case.id} wrt {i}", rtol=1e-10)
+
+
+def _jacobian_params():
+    return [pytest.param(case, mode, id=f"{case.id}-{mode}",
+                         marks=_marks("jacobian", f"{case.id}-{mode}"))
+            for case in JACOBIAN_CASES for mode in ("jacfwd", "jacrev")]
+
+
+@pytest.mark.parametrize("case, mode", _jacobian_params())
+def test_jacobian_of_array_output(case, mode):
+    """JAX's structure: one entry per output, each one per argnum, shaped out.shape + in.shape."""
+    args = case.points[0]
+    jac = transform(mode, case.fn, case.argnums)(*args)
+    outputs = case.fn(*args)
+    several = isinstance(outputs, tuple)
+    outs = outputs if several else (outputs,)
+    rows = jac if several else (jac,)
+    assert isinstance(rows, tuple) and len(rows) == len(outs)
+    for o, (out, row) in enumerate(zip(outs, rows)):
+        assert isinstance(row, tuple) and len(row) == len(case.argnums)
+        for block, i in zip(row, case.argnums):
+            expected_shape = np.shape(out) + np.shape(args[i])
+            assert np.shape(block) == expected_shape, \
+                f"{mode} {case.id} output {o} wrt {i}: shape {np.shape(block)}, JAX's {expected_shape}"
+            fd = fd_derivative(lambda *a: case.fn(*a)[o] if several else case.fn(*a), args, i)
+            assert_fd_close(block, fd, out, f"{mode} {case.id} output {o} wrt {i}")
+
+
+@pytest.mark.parametrize("case", _cases(JACOBIAN_CASES, "jvp_vjp"))
+def test_jvp_and_vjp_of_array_output(case):
+    """jvp and vjp with array tangents and cotangents, against each other and finite differences."""
+    args = case.points[0]
+    tangents = tangents_for(case, args, salt=5)
+    out, dots = sd.jvp(case.fn, args, tangents, backend="python")
+    outputs = case.fn(*args)
+    several = isinstance(outputs, tuple)
+    outs, dots_ = (outputs, dots) if several else ((outputs,), (dots,))
+    h = FD_STEP
+    plus = case.fn(*[a + h * t if i in case.argnums else a for i, (a, t) in enumerate(zip(args, tangents))])
+    minus = case.fn(*[a - h * t if i in case.argnums else a for i, (a, t) in enumerate(zip(args, tangents))])
+    plus, minus = (plus, minus) if several else ((plus,), (minus,))
+    for o in range(len(outs)):
+        assert_same(np.asarray(out if not several else out[o]), np.asarray(outs[o]), "jvp primal", 1e-12)
+        fd = (np.asarray(plus[o]) - np.asarray(minus[o])) / (2 * h)
+        assert np.shape(dots_[o]) == np.shape(outs[o])
+        assert_fd_close(dots_[o], fd, outs[o], f"jvp {case.id} output {o}")
+    # <ct, J t> computed by jvp equals <J^T ct, t> computed by vjp
+    rng = np.random.default_rng(7)
+    cts = tuple(rng.uniform(-1, 1, np.shape(o)) if np.ndim(o) else float(rng.uniform(-1, 1)) for o in outs)
+    _, vjp_fn = sd.vjp(case.fn, *args, backend="python")
+    bars = vjp_fn(cts if several else cts[0])
+    for i in case.argnums:
+        assert np.shape(bars[i]) == np.shape(args[i])
+    lhs = _dot(cts, dots_)
+    rhs = _dot([bars[i] for i in case.argnums], [tangents[i] for i in case.argnums])
+    assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("case", _cases([c for c in CASES if c.id in
+                                         ("logreg_numpy", "heat_copy", "products")], "hessian"))
+def test_hessian_of_array_program(case):
+    """hessian wrt one array argument: symmetric, shape x.shape + x.shape, the Jacobian of grad."""
+    args = case.points[0]
+    i = case.argnums[0]
+    H = np.asarray(transform("hessian", case.fn, i)(*args), float)
+    n = args[i].size
+    assert H.shape == args[i].shape + args[i].shape
+    M = H.reshape(n, n)
+    np.testing.assert_allclose(M, M.T, rtol=1e-9, atol=1e-10 * np.max(np.abs(M)))
+    grad = transform("grad", case.fn, i)
+    fd = fd_derivative(grad, args, i)
+    assert_fd_close(H, fd, np.max(np.abs(grad(*args))), f"hessian {case.id}")
