@@ -599,9 +599,11 @@ class ArrayGen(Gen):
         return [("arr", "array")]
 
     def prologue(self, scope):
-        if self.chance(50):
-            return self.emit("newarr", scope, Ctx())
-        return []
+        """One or two local arrays to write into."""
+        lines = self.emit("newarr", scope, Ctx())
+        if self.chance(40):
+            lines += self.emit("newarr", scope, Ctx())
+        return lines
 
     def result_terms(self, scope):
         terms = []
@@ -707,12 +709,25 @@ class ArrayGen(Gen):
         local = [v for v in scope.arrays if _writable(v)]
         forms = ["newarr"] if len(local) < 3 else []
         if local and not fresh_only:   # see KNOWN_ENGINE_BUGS["tape_reservation"]: fresh names only
-            forms += ["ewrite", "ewrite", "rebind", "slicewrite", "stencil", "viewwrite"]
+            forms += ["ewrite"] * 3 + ["rebind", "slicewrite"] * 2 + ["stencil", "viewwrite"]
             if len(local) >= 2:
                 forms += ["swap"]
-            if ctx.in_loop:   # loop-carried array updates
-                forms += ["ewrite", "rebind"]
+            if ctx.in_loop:   # loop-carried array updates: old values the reverse sweep needs
+                forms += ["ewrite", "ewrite", "rebind", "stencil"] + ["swap"] * (len(local) >= 2)
+        if local and self.loops_ok and ctx.depth < self.max_depth:
+            forms += ["for", "for"]   # array programs are loops over arrays
         return forms
+
+    def emit(self, form, scope, ctx, fresh_only=False):
+        if form == "for" and any(_writable(v) for v in scope.arrays) and self.chance(60):
+            # a loop whose body starts by updating an array (loop-carried array state)
+            def first(body_scope, body_ctx):
+                forms = ["ewrite", "ewrite", "rebind", "stencil", "slicewrite"]
+                if sum(_writable(v) for v in body_scope.arrays) >= 2:
+                    forms.append("swap")
+                return self.emit_extra(self.pick(forms), body_scope, body_ctx, False)
+            return self.for_loop(scope, ctx, fresh_only, first)
+        return super().emit(form, scope, ctx, fresh_only)
 
     def emit_extra(self, form, scope, ctx, fresh_only):
         local = [v for v in scope.arrays if _writable(v)]

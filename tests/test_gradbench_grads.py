@@ -82,6 +82,7 @@ def test_lstm():
     close(jacobian, expected)
 
 
+@pytest.mark.xfail(strict=True, reason="needs nested differentiation (sd.jacrev/sd.grad inside compiled code): issue 5")
 def test_ba():
     n, m, p = 3, 4, 12
     given = inputs.ba(n, m, p)
@@ -131,12 +132,14 @@ def test_ht(complicated):
     close(jacobian, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.xfail(strict=True, reason="needs nested differentiation (sd.jacrev/sd.grad inside compiled code): issue 5")
 def test_particle():
     results = outputs("particle", [(variant, inputs.particle()) for variant in VARIANTS])
     for variant, w in zip(VARIANTS, results):
         gradbench_close(w, ref.PARTICLE_W)
 
 
+@pytest.mark.xfail(strict=True, reason="needs nested differentiation (sd.jacrev/sd.grad inside compiled code): issue 5")
 def test_saddle():
     results = outputs("saddle", [(variant, inputs.saddle()) for variant in VARIANTS])
     for variant, point in zip(VARIANTS, results):

@@ -44,6 +44,7 @@ import os
 import sys
 import traceback
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, assume, event, given, settings
 from hypothesis import strategies as st
@@ -55,6 +56,9 @@ import progen  # noqa: E402
 
 PYTHON_EXAMPLES = int(os.environ.get("SD_RANDOM_PROGRAMS_EXAMPLES", "400"))
 NUMBA_EXAMPLES = 20
+# programs with a float array argument and local arrays (progen.ArrayGen)
+PYTHON_ARRAY_EXAMPLES = int(os.environ.get("SD_RANDOM_ARRAY_PROGRAMS_EXAMPLES", "150"))
+NUMBA_ARRAY_EXAMPLES = 5
 POINTS = 3           # points checked per program (the transform is built once)
 
 RTOL = 1e-4          # finite differences against derivatives
@@ -139,6 +143,7 @@ class Case:
                   self.prog.source.rstrip(), "", "",
                   'if __name__ == "__main__":',
                   "    import sourcediff as sd",
+                  "    from numpy import array",
                   f"    args = {args!r}",
                   f"    tangents = {tangents!r}",
                   "    print(f(*args))",
@@ -160,13 +165,56 @@ def _with(args, i, value):
     return args[:i] + (value,) + args[i + 1:]
 
 
+# A differentiated scalar is a coordinate: (parameter position, None) for a float parameter,
+# (parameter position, element index) for an element of a float array parameter.
+
+def _coords(prog, args):
+    out = []
+    for i in prog.float_params:
+        if isinstance(args[i], np.ndarray):
+            out += [(i, k) for k in np.ndindex(args[i].shape)]
+        else:
+            out.append((i, None))
+    return out
+
+
+def _get(args, coord):
+    i, k = coord
+    return args[i] if k is None else float(args[i][k])
+
+
+def _with_coord(args, coord, value):
+    i, k = coord
+    if k is None:
+        return _with(args, i, value)
+    changed = args[i].copy()
+    changed[k] = value
+    return _with(args, i, changed)
+
+
+def _coord_name(case, coord):
+    i, k = coord
+    return case.prog.params[i][0] + ("" if k is None else str(list(k)))
+
+
+def _arrays_of(args):
+    return [(i, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+
+
+def _unchanged(args, saved):
+    return all(np.array_equal(args[i], a) for i, a in saved)
+
+
 def _smooth_point(case, args, tangents):
     """Value, gradient by finite differences and tolerances at ``args``; Unusable if unsmooth."""
     base = case.run(args)
     _require(base is not None)
     value, decisions, magnitude = base
     _require(abs(value) <= MAX_VALUE and magnitude <= MAX_INTERMEDIATE)
+    saved = _arrays_of(args)
     plain = case.f(*args)
+    assert _unchanged(args, saved), case.report(args, tangents, "the program writes into its "
+                                                "argument array", "f(*args)")
     assert plain == value, case.report(args, tangents, "the traced program differs from the program",
                                        "f(*args)", value, plain)
     scale = max(1.0, magnitude)
@@ -179,26 +227,29 @@ def _smooth_point(case, args, tangents):
         return r[0], scale_
 
     fd, tol = {}, {}
-    for i in case.prog.float_params:
-        x = args[i]
+    for c in _coords(case.prog, args):
+        x = _get(args, c)
         width = max(1.0, abs(x))
         # the decisions must hold on a neighbourhood, not only at the difference points
         for delta in (PROBE_REL, -PROBE_REL, PROBE_REL / 7, -PROBE_REL / 7):
-            scale = max(scale, probe(_with(args, i, x + delta * width))[1])
+            scale = max(scale, probe(_with_coord(args, c, x + delta * width))[1])
         estimates = []
         for h in (H_REL * width, 10 * H_REL * width):
             up, down = x + h, x - h
-            f_up, s_up = probe(_with(args, i, up))
-            f_down, s_down = probe(_with(args, i, down))
+            f_up, s_up = probe(_with_coord(args, c, up))
+            f_down, s_down = probe(_with_coord(args, c, down))
             scale = max(scale, s_up, s_down)
             estimates.append((f_up - f_down) / (up - down))
-        fd[i] = estimates[0]
-        tol[i] = RTOL * abs(estimates[0]) + ATOL * scale
+        fd[c] = estimates[0]
+        tol[c] = RTOL * abs(estimates[0]) + ATOL * scale
         # differences that disagree with themselves say nothing about the derivative
-        _require(abs(estimates[0] - estimates[1]) <= 0.5 * tol[i])
+        _require(abs(estimates[0] - estimates[1]) <= 0.5 * tol[c])
     # and along the tangent direction
+    floats = case.prog.float_params
     for sign in (1.0, -1.0):
-        point = tuple(a + sign * PROBE_REL * max(1.0, abs(a)) * t if i in fd else a
+        point = tuple(a + sign * PROBE_REL * np.maximum(1.0, np.abs(a)) * t
+                      if isinstance(a, np.ndarray) and i in floats else
+                      a + sign * PROBE_REL * max(1.0, abs(a)) * t if i in floats else a
                       for i, (a, t) in enumerate(zip(args, tangents)))
         probe(point)
     _require(all(abs(g) <= MAX_VALUE for g in fd.values()))
@@ -224,29 +275,43 @@ def check(case, args, tangents, backend, int_argnums=False):
     argnums = floats[0] if int_argnums else floats
 
     call = f"sd.grad(f, argnums={argnums!r}, backend={backend!r})(*args)"
+    saved = _arrays_of(args)
     grad = _call_sd(case, args, tangents, call,
                     lambda: case.grad(argnums, backend)(*args))
     grads = (grad,) if int_argnums else grad
     assert isinstance(grads, tuple) and len(grads) == len(floats), case.report(
         args, tangents, "grad returned the wrong structure", call, f"{len(floats)} floats", grad)
+    by_coord = {}
     for i, g in zip(floats, grads):
-        assert abs(g - fd[i]) <= tol[i], case.report(
-            args, tangents, f"d f / d {case.prog.params[i][0]} differs from central finite "
-            f"differences (tolerance {tol[i]:.3g})", call, fd[i], g)
+        if isinstance(args[i], np.ndarray):
+            assert isinstance(g, np.ndarray) and g.shape == args[i].shape and \
+                g.dtype == args[i].dtype, case.report(
+                    args, tangents, f"the gradient of array {case.prog.params[i][0]} is not an "
+                    "array of its shape and dtype", call, f"{args[i].dtype} {args[i].shape}", g)
+            by_coord.update({(i, k): float(g[k]) for k in np.ndindex(g.shape)})
+        else:
+            by_coord[(i, None)] = g
+    for c, g in by_coord.items():
+        assert abs(g - fd[c]) <= tol[c], case.report(
+            args, tangents, f"d f / d {_coord_name(case, c)} differs from central finite "
+            f"differences (tolerance {tol[c]:.3g})", call, fd[c], g)
 
     call = f"sd.jvp(f, args, tangents, backend={backend!r})"
     out, tangent = _call_sd(case, args, tangents, call,
                             lambda: sd.jvp(case.f, args, tangents, backend=backend))
+    assert _unchanged(args, saved), case.report(args, tangents, "sourcediff wrote into an "
+                                                "argument array", call)
     rel = 1e-12 if backend == "python" else 1e-10
     assert abs(out - value) <= rel * max(1.0, abs(value)), case.report(
         args, tangents, "jvp's primal output differs from f(*args)", call, value, out)
+    t = {c: _get(tangents, c) for c in fd}
     if not int_argnums:
-        expected = math.fsum(grads[k] * tangents[i] for k, i in enumerate(floats))
-        size = math.fsum(abs(grads[k] * tangents[i]) for k, i in enumerate(floats))
+        expected = math.fsum(by_coord[c] * t[c] for c in fd)
+        size = math.fsum(abs(by_coord[c] * t[c]) for c in fd)
         assert abs(tangent - expected) <= 1e-9 * max(size, ATOL * scale), case.report(
             args, tangents, "jvp's tangent differs from grad . tangents", call, expected, tangent)
-    expected = math.fsum(fd[i] * tangents[i] for i in floats)
-    allowed = math.fsum(tol[i] * abs(tangents[i]) for i in floats) + 1e-12
+    expected = math.fsum(fd[c] * t[c] for c in fd)
+    allowed = math.fsum(tol[c] * abs(t[c]) for c in fd) + 1e-12
     assert abs(tangent - expected) <= allowed, case.report(
         args, tangents, f"jvp's tangent differs from finite differences (tolerance {allowed:.3g})",
         call, expected, tangent)
@@ -255,15 +320,18 @@ def check(case, args, tangents, backend, int_argnums=False):
 
 def _points(prog, count):
     """``count`` (args, tangents) pairs for ``prog``: one transform is checked at several points."""
+    real = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
+    n = progen.ARRAY_LEN
     value = {
-        "float": st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False,
-                           allow_subnormal=False),
+        "float": real,
         "int": st.integers(0, 5),
         "bool": st.booleans(),
+        "array": st.lists(real, min_size=n, max_size=n).map(np.array),
     }
+    tangent = {"float": unit, "array": st.lists(unit, min_size=n, max_size=n).map(np.array)}
     args = st.tuples(*(value[k] for _, k in prog.params))
-    tangents = st.tuples(*(st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
-                           if k == "float" else st.just(0) for _, k in prog.params))
+    tangents = st.tuples(*(tangent.get(k, st.just(0)) for _, k in prog.params))
     return st.lists(st.tuples(args, tangents), min_size=count, max_size=count)
 
 
@@ -308,3 +376,33 @@ def test_random_programs_numba(workdir, prog, data):
                 f"sd.grad(f, argnums={prog.float_params!r}, backend='python')(*args), "
                 "sd.jvp(f, args, tangents, backend='numba'), "
                 "sd.jvp(f, args, tangents, backend='python')", expected, got)
+
+
+# ------------------------------------------------------------------ array programs
+
+@settings(max_examples=PYTHON_ARRAY_EXAMPLES, **COMMON)
+@given(prog=progen.programs(max_stmts=8, max_depth=2, max_expr_depth=2, helpers=1, arrays=True),
+       data=st.data())
+def test_random_array_programs_python(workdir, prog, data):
+    case = Case(prog, workdir)
+    points = data.draw(_points(prog, POINTS), label="points (args, tangents)")
+    _check_points(case, points, "python")
+
+
+@settings(max_examples=NUMBA_ARRAY_EXAMPLES, **COMMON)
+@given(prog=progen.programs(max_stmts=4, max_depth=1, max_expr_depth=2, helpers=0, small=True,
+                            arrays=True),
+       data=st.data())
+def test_random_array_programs_numba(workdir, prog, data):
+    case = Case(prog, workdir)
+    points = data.draw(_points(prog, POINTS), label="points (args, tangents)")
+    for args, tangents, grads, (out, tangent) in _check_points(case, points, "numba"):
+        py_grads = case.grad(prog.float_params, "python")(*args)
+        py_out, py_tangent = sd.jvp(case.f, args, tangents, backend="python")
+        pairs = list(zip(grads, py_grads)) + [(out, py_out), (tangent, py_tangent)]
+        for got, expected in pairs:
+            assert np.allclose(got, expected, rtol=1e-10, atol=1e-10), case.report(
+                args, tangents, "backend='numba' differs from backend='python'",
+                f"sd.grad(f, argnums={prog.float_params!r}, backend='numba')(*args), "
+                f"sd.grad(f, argnums={prog.float_params!r}, backend='python')(*args)",
+                expected, got)

@@ -86,8 +86,9 @@ def value_reads(stmt, plan, types):
             return set(names(index_atoms(expr.slice)))
         return set()
     target = stmt.targets[0]
-    if isinstance(target, ast.Subscript) and target.value.id in active:
-        return set(names(index_atoms(target.slice)))
+    if isinstance(target, ast.Subscript) and (target.value.id in active or
+                                               (id(stmt), target.value.id) in plan.pushes):
+        return set(names(index_atoms(target.slice)))      # where the adjoint or old value goes
     return None
 
 

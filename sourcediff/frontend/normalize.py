@@ -676,6 +676,9 @@ class Atomizer(ArrayCalls):
     def _array_name(self, node):
         if isinstance(node, ast.Name) and node.id in self.local:
             return node.id
+        if isinstance(node, (ast.Call, ast.Subscript, ast.BinOp, ast.Attribute)) and \
+                not (isinstance(node, ast.Attribute) and resolve(node, self.source, self.local) is not None):
+            return self.atom(node).id       # an array expression: held in a temporary
         if isinstance(node, (ast.Name, ast.Attribute)):
             ref = resolve(node, self.source, self.local)
             if ref is not None and ref.kind == "array":

@@ -53,24 +53,39 @@ def trip_count(start, stop, step):
 
 
 def accumulate(bar, g):
-    """``bar += g`` where ``g`` may have the broadcast shape: sums over broadcast axes."""
+    """``bar += g`` with NumPy's broadcasting both ways: ``g`` summed over the axes ``bar``
+    lacks or has length 1 in, and spread over the axes ``g`` has length 1 in.  Returns ``bar``."""
     if bar.shape == g.shape:
         bar += g
         return bar
+    ndim = max(bar.ndim, g.ndim)
+    extent = np.ones(ndim, np.int64)
+    bar_stride = np.zeros(ndim, np.int64)       # 0 where bar is broadcast
+    g_stride = np.zeros(ndim, np.int64)
+    step = 1
+    for d in range(bar.ndim - 1, -1, -1):
+        k = d + ndim - bar.ndim
+        extent[k] = max(extent[k], bar.shape[d])
+        if bar.shape[d] != 1:
+            bar_stride[k] = step
+        step *= bar.shape[d]
+    step = 1
+    for d in range(g.ndim - 1, -1, -1):
+        k = d + ndim - g.ndim
+        extent[k] = max(extent[k], g.shape[d])
+        if g.shape[d] != 1:
+            g_stride[k] = step
+        step *= g.shape[d]
     summed = np.zeros(bar.size, bar.dtype)
     flat = np.ascontiguousarray(g).reshape(g.size)
-    lead = g.ndim - bar.ndim
-    for k in range(g.size):
-        rest, offset, stride = k, 0, 1
-        for d in range(g.ndim - 1, -1, -1):
-            i = rest % g.shape[d]
-            rest //= g.shape[d]
-            b = d - lead
-            if b >= 0:
-                if bar.shape[b] != 1:
-                    offset += i * stride
-                stride *= bar.shape[b]
-        summed[offset] += flat[k]
+    for k in range(np.prod(extent)):
+        rest, to, source = k, 0, 0
+        for d in range(ndim - 1, -1, -1):
+            i = rest % extent[d]
+            rest //= extent[d]
+            to += i * bar_stride[d]
+            source += i * g_stride[d]
+        summed[to] += flat[source]
     bar += summed.reshape(bar.shape)
     return bar
 

@@ -105,14 +105,14 @@ class Forward:
             tangent = ast.Constant(0.0)
         return self.ordered(stmt, var, tangent, False)
 
-    def ordered(self, stmt, var, tangent, after):
+    def ordered(self, stmt, var, tangent, after, may_be_scalar=True):
         """The tangent assignment and the primal, in an order that reads the right values.
 
         The tangent goes first, where it can, so temporaries fold into the user's
         expressions; after the primal when it reads the result.  An array's zero
         or scalar tangent is made an array shaped like the result.
         """
-        if isinstance(self.types.env[var], K.Array) and not mentions_array(tangent, self.types) \
+        if isinstance(self.types.env[var], K.Array) and may_be_scalar and not mentions_array(tangent, self.types) \
                 and not any(isinstance(n, ast.Name) and n.id in self.array_dots for n in ast.walk(tangent)):
             fill = "zeros_like" if number(tangent) == 0 else "full_like"
             args = [name(var)] + ([tangent] if fill == "full_like" else [])
@@ -140,14 +140,14 @@ class Forward:
                     dots[p] = ast.Call(func=ast.Attribute(value=name("np"), attr="zeros_like", ctx=ast.Load()),
                                        args=[copy.deepcopy(a)], keywords=[]) if isinstance(kinds[rule.params.index(p)], K.Array) \
                         else ast.Constant(0.0)
-            return self.ordered(stmt, var, instantiate(rule.template, dots), False)
+            return self.ordered(stmt, var, instantiate(rule.template, dots), False, may_be_scalar=False)
         tangents = rule.tangent_terms(kinds) or ()
         terms = []
         for p, template in zip(rule.params, tangents):
             if template is not None and self.dot(mapping[p]).__class__ is ast.Name:
                 terms.append(instantiate(template, dict(mapping, ans=name(var), **{f"d{p}": self.dot(mapping[p])})))
         uses_ans = any(t is not None and "ans" in t for t in tangents)
-        return self.ordered(stmt, var, add_all(terms), uses_ans)
+        return self.ordered(stmt, var, add_all(terms), uses_ans, may_be_scalar=not terms)
 
     @property
     def array_dots(self):

@@ -95,6 +95,31 @@ def _callee_result(fn, kinds, stmt):
     return types_of(fn, kinds).result
 
 
+def writes_arguments(fn, kinds, seen=None):
+    """Positions of the array arguments ``fn`` writes into (directly, through views or callees)."""
+    seen = set() if seen is None else seen
+    key = (concrete(fn, kinds), tuple(kinds))
+    if key in seen:
+        return set()
+    seen.add(key)
+    types = types_of(*key)
+    core = types.core
+    from ..analysis.tape import alias_groups
+    from ..analysis.dataflow import is_write, op_kind, walk
+    groups = alias_groups(core, types)
+    written = set()
+    for stmt in walk(core.body):
+        if isinstance(stmt, ast.Assign) and is_write(stmt):
+            written |= groups.get(stmt.targets[0].value.id, {stmt.targets[0].value.id})
+        elif isinstance(stmt, ast.Assign) and op_kind(stmt.value) == "call":
+            args = stmt.value.args
+            inner = writes_arguments(stmt.value.sd_func, tuple(types.of(a) for a in args), seen)
+            for k in inner:
+                if isinstance(args[k], ast.Name):
+                    written |= groups.get(args[k].id, {args[k].id})
+    return {k for k, p in enumerate(core.params) if p in written}
+
+
 class Program:
     def __init__(self):
         self.names = {}       # (fn, kinds, mode, mask) -> function name
@@ -126,6 +151,8 @@ class Program:
         if self._current is not None:
             self.calls.setdefault(self._current, set()).add(self.names[key])
         return self.names[key]
+
+    writes_arguments = staticmethod(writes_arguments)
 
     def add(self, fn_def):
         """A hand-built entry function; it runs as plain Python around the compiled ones."""

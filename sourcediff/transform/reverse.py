@@ -40,6 +40,7 @@ class Reverse:
         self.zeroed = set()      # variables whose adjoint was just reset to zero
         self.tapes = {}          # "f"/"i"/"v" (views) -> (array name, position name)
         self.refs = {}           # array variable -> [(list name, variable)]
+        self.dynamic = 0         # how many tape reservations inside loops were emitted
         self.deps = {r: self._deps(r) for r in plan.recompute}
         self.block_locals = {}
         self.top = core.body[:-1]
@@ -251,7 +252,9 @@ class Reverse:
         space reserved by the enclosing loop.
         """
         out, counts = [], {}
+        after_dynamic = []         # (position in out, counts so far) after loops that grew the tapes
         for stmt in stmts:
+            dynamic = self.dynamic
             if isinstance(stmt, ast.Assign):
                 for t in targets(stmt):
                     if self.plan.pushed(stmt, t):
@@ -279,7 +282,23 @@ class Reverse:
                 out += self.forward_while(stmt, counts)
             else:
                 out.append(copy.deepcopy(stmt))
+            if self.dynamic > dynamic:
+                after_dynamic.append((len(out), dict(counts)))
+        # a loop that grows a tape reserves room for itself only: room for the pushes that
+        # follow it in this block is reserved again after it
+        for position, before in reversed(after_dynamic):
+            rest = {k: _minus(v, before.get(k, 0)) for k, v in counts.items()}
+            out[position:position] = self.reserve({k: v for k, v in rest.items() if v != 0})
         return out, counts
+
+    def reserve(self, counts):
+        """Statements making room on the tapes for ``counts`` more pushes."""
+        out = []
+        for key, n in sorted(counts.items()):
+            array, pos = self.tapes[key]
+            needed = simplify(ast.BinOp(name(pos), ast.Add(), _expr(n)))
+            out.append(assign(array, ast.Call(func=_rt_attr("reserve"), args=[name(array), needed], keywords=[])))
+        return out
 
     def shadows(self, stmt):
         """Adjoints of the arrays an assignment binds: views of their bases' adjoints, or zeros."""
@@ -339,7 +358,10 @@ class Reverse:
     def forward_for(self, stmt, loop_assigned, counts):
         out = self._loop_pushes(stmt, counts)
         inner_assigned = assigned_names(stmt.body) | {stmt.target.id}
+        dynamic = self.dynamic
         body, per_iter = self.forward_block(stmt.body, inner_assigned)
+        if self.dynamic > dynamic:         # inner loops grow the tapes: room for this iteration's own
+            body = self.reserve(per_iter) + body
         new = copy.copy(stmt)
         new.body = self._count_iteration(stmt, body)
         trips = trip_count(stmt.iter.args)
@@ -351,11 +373,8 @@ class Reverse:
                 nonneg = ast.Call(func=name("max"), args=[total, ast.Constant(0)], keywords=[])
                 _add(counts, key, nonneg)
             else:
-                array, pos = self.tapes[key]
-                needed = simplify(ast.BinOp(name(pos), ast.Add(), total))
-                reserve = ast.Call(func=ast.Attribute(value=name("_rt"), attr="reserve", ctx=ast.Load()),
-                                   args=[name(array), needed], keywords=[])
-                out.append(assign(array, reserve))
+                out += self.reserve({key: total})
+                self.dynamic += 1
         return out + [new]
 
     def forward_while(self, stmt, counts):
@@ -371,6 +390,7 @@ class Reverse:
                                           args=[name(array), copy.deepcopy(needed)], keywords=[]))
             test = ast.Compare(left=needed, ops=[ast.Gt()], comparators=[size])
             checks.append(ast.If(test=test, body=[grow], orelse=[]))
+            self.dynamic += 1
         new = copy.copy(stmt)
         new.body = self._count_iteration(stmt, checks + body)
         return out + [new]
@@ -482,7 +502,11 @@ class Reverse:
     def reverse_assign(self, stmt):
         target = stmt.targets[0]
         if isinstance(target, ast.Subscript):
-            return self.reverse_write(stmt) if target.value.id in self.active else []
+            if target.value.id in self.active:
+                return self.reverse_write(stmt)
+            if self.plan.pushed(stmt, target.value.id):        # data the backward sweep reads
+                return self.materialize(set(names(index_atoms(target.slice)))) + self.pop_write(stmt)
+            return []
         outs = targets(stmt)
         active_outs = [o for o in outs if o in self.active]
         expr = stmt.value
@@ -687,6 +711,8 @@ class Reverse:
         """A user function's VJP, called with the arguments and the results' adjoints (joint mode)."""
         expr = stmt.value
         mask = tuple(self.is_active(a) for a in expr.args)
+        if self.program.writes_arguments(expr.sd_func, call_args_kinds(expr, self.types)):
+            raise self.array_error(stmt)     # its VJP would run again on arrays it already changed
         callee = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "vjp", mask)
         self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
         bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
@@ -728,6 +754,12 @@ def _add(counts, key, n):
         counts[key] = old + n
     else:
         counts[key] = simplify(ast.BinOp(_expr(old), ast.Add(), _expr(n)))
+
+
+def _minus(a, b):
+    if isinstance(a, int) and isinstance(b, int):
+        return a - b
+    return simplify(ast.BinOp(_expr(a), ast.Sub(), _expr(b)))
 
 
 def _expr(n):
