@@ -563,25 +563,25 @@ class Flattener:
     # ---------------------------------------------------------------- calls
     def call(self, node):
         ref = resolve(node.func, self.source, self.local)
-        if ref is None or hasattr(ref.value, "sd_python_function"):
-            # a function-valued argument, a transformed function: what it returns is known later
-            return Pending(self.rebuild(node), None, "")
-        if T.is_namedtuple(ref.value):
+        known = ref is not None and not hasattr(ref.value, "sd_python_function")
+        if known and T.is_namedtuple(ref.value):
             return self.construct(node, ref.value)
-        if ref.kind == "func":
+        if known and ref.kind == "func":
             return self.user_call(node, ref.value)
-        if ref.kind == "custom":
+        if known and ref.kind == "custom":
             return self.custom_call(node, ref.value)
         args = [self.value(a) for a in node.args]
-        if ref.value is stop_gradient and len(args) == 1 and isinstance(args[0], T.Node):
+        if known and ref.value is stop_gradient and len(args) == 1 and isinstance(args[0], T.Node):
             return T.map_leaves(args[0], lambda leaf: ast.Call(func=node.func, args=[leaf], keywords=[]))
-        if ref.value == "len" and len(args) == 1 and isinstance(args[0], T.Node):
+        if known and ref.value == "len" and len(args) == 1 and isinstance(args[0], T.Node):
             return ast.Constant(len(args[0].children))
-        new = copy.copy(node)          # a rule or a NumPy function: tuples and lists stay displays
+        new = copy.copy(node)          # tuples and lists of numbers stay displays: np.zeros((n, 2))
+        new.func = self.leaf(node.func)
         new.args = [self.display(v, a) for v, a in zip(args, node.args)]
         new.keywords = [ast.keyword(arg=k.arg, value=self.display(self.value(k.value), k.value))
                         for k in node.keywords]
-        return new
+        # a method, a function-valued argument, a transformed function: what it returns is known later
+        return new if known else Pending(new, None, "")
 
     def display(self, value, node):
         """A tuple or list of numbers as a display (``np.array([a, b])``, ``np.zeros((n, 2))``)."""
