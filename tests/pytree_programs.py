@@ -3,6 +3,8 @@ import math
 from collections import namedtuple
 from functools import partial
 
+import numpy as np
+
 import sourcediff as sd
 
 Point = namedtuple("Point", ["x", "y"])
@@ -233,3 +235,27 @@ def call_in_loop_test(x):
 
 def arithmetic_on_points(p, q):
     return (p + q)[0]
+
+
+def counts(p):
+    return {"value": p["x"] * p["n"], "n": p["n"]}
+
+
+def edits_list(values):
+    values[0] = values[0] * values[1]
+    return values[0] + len(values)
+
+
+def changes_tuple(t):
+    t[0] = 1.0
+    return t[0]
+
+
+def linear(params, x):
+    y = np.sum(params.w * x) + params.b
+    return y * y
+
+
+def stacked(p):
+    v = np.array([p.x, p.y, p.x * p.y])
+    return np.sum(v * v)

@@ -157,6 +157,31 @@ def test_jit_keeps_each_structure_its_own_specialisation(backend):
     assert len(f._entries) == 4
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_int_leaves_of_outputs_get_zero_tangents(backend):
+    out, tangent = sd.jvp(pp.counts, ({"x": 1.5, "n": 3},), ({"x": 2.0, "n": 0},), backend=backend)
+    assert out == {"n": 3, "value": 4.5} and tangent == {"n": 0.0, "value": 6.0}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lists_are_changed_in_place_tuples_not(backend):
+    assert sd.grad(pp.edits_list, backend=backend)([2.0, 5.0]) == [5.0, 2.0]     # d(x0 * x1 + 2)
+    with pytest.raises(sd.TransformError, match="tuples cannot be changed; build a new one"):
+        sd.grad(pp.changes_tuple, backend=backend)((2.0, 3.0))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_array_leaves_and_numpy_functions(backend):
+    params, x = Params(np.array([0.5, -1.0, 2.0]), 0.25), np.array([1.0, 2.0, 3.0])
+    g = sd.grad(pp.linear, backend=backend)(params, x)
+    y = np.sum(params.w * x) + params.b
+    assert type(g) is Params
+    np.testing.assert_allclose(g.w, 2 * y * x, rtol=1e-14)
+    assert g.b == pytest.approx(2 * y, rel=1e-14)
+    g = sd.grad(pp.stacked, backend=backend)(Point(2.0, 3.0))      # a list display for np.array
+    assert g == pytest.approx((2 * 2.0 + 2 * 6.0 * 3.0, 2 * 3.0 + 2 * 6.0 * 2.0))
+
+
 # ---------------------------------------------------------------- custom rules
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import pytree as T
+from ..codegen import Naming
 from ..custom import CustomCall
 from ..errors import TransformError, error_at
 from ..rules.runtime import stop_gradient
 from . import fence
+from .nodes import name
 from .parse import BoundSource, Synthetic, parse
 from .resolve import local_names, resolve
 
@@ -91,14 +93,6 @@ def constant_tree(value):
     return T.map_leaves(tree, lambda _: next(consts))
 
 
-def _load(name_):
-    return ast.Name(id=name_, ctx=ast.Load())
-
-
-def _store(name_):
-    return ast.Name(id=name_, ctx=ast.Store())
-
-
 def _example(tree, text):
     """How to reach the first leaf of ``tree``, written for the user."""
     first = T.paths(tree)
@@ -107,7 +101,7 @@ def _example(tree, text):
 
 def _stores(names):
     """The target of a call's results: a tuple of names, even of one (the call returns a tuple)."""
-    return ast.Tuple(elts=[_store(n) for n in names], ctx=ast.Store())
+    return ast.Tuple(elts=[name(n, ast.Store()) for n in names], ctx=ast.Store())
 
 
 class Flattener:
@@ -121,7 +115,7 @@ class Flattener:
             raise error_at(node, self.source, f"{node.name} takes {len(self.params)} arguments, "
                            f"got {len(trees)}")
         self.local = local_names(node)
-        self.taken = self.local | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        self.fresh = Naming(self.local | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}).unique
         self.env = {}           # name -> Node of leaf names: the names holding pytrees
         self.scalars = set()    # names holding one value
         self.bindings = {}      # names of flattened callees -> what they stand for
@@ -134,13 +128,6 @@ class Flattener:
     # ---------------------------------------------------------------- names
     def error(self, node, message):
         return error_at(node, self.source, message)
-
-    def fresh(self, stem):
-        candidate, i = stem, 2
-        while candidate in self.taken:
-            candidate, i = f"{stem}_{i}", i + 1
-        self.taken.add(candidate)
-        return candidate
 
     def leaf_names(self, stem, tree):
         names = iter([self.fresh(stem + ("_" + re.sub(r"\W+", "_", p).strip("_") if p else ""))
@@ -264,7 +251,7 @@ class Flattener:
             return [ast.Assign(targets=stmt.targets, value=value)]
         out = self.assign(first, value, stmt)
         for target in others:
-            out += self.assign(target, self.value(_as_load(first)), stmt)
+            out += self.assign(target, self.value(_asname(first)), stmt)
         return out
 
     def augmented(self, stmt):
@@ -277,7 +264,7 @@ class Flattener:
             new.target = self.target(target)
             new.value = self.leaf(stmt.value)
             return [new]
-        value = ast.BinOp(left=_as_load(target), op=stmt.op, right=stmt.value)
+        value = ast.BinOp(left=_asname(target), op=stmt.op, right=stmt.value)
         return self.assign(target, self.value(ast.copy_location(value, stmt)), stmt)
 
     def assign(self, target, value, stmt):
@@ -308,7 +295,7 @@ class Flattener:
                 self.scalar(target.id, stmt)
                 return [(target, value)]
             names = self.declare(target.id, T.structure(value), stmt)
-            return [(_store(n), v) for n, v in zip(T.leaves(names), T.leaves(value))]
+            return [(name(n, ast.Store()), v) for n, v in zip(T.leaves(names), T.leaves(value))]
         if isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value, T.Node):
                 if not value.sequence or len(value.children) != len(target.elts):
@@ -319,7 +306,7 @@ class Flattener:
         names = self.item_names(target, T.structure(value), stmt)
         if names is None:                  # an array element
             return [(self.target(target), self.leaf_value(value, stmt))]
-        return [(_store(n), v) for n, v in zip(T.leaves(names), T.leaves(value))]
+        return [(name(n, ast.Store()), v) for n, v in zip(T.leaves(names), T.leaves(value))]
 
     def store_names(self, target, tree, stmt):
         """The names a call's results of structure ``tree`` are stored in, leaf by leaf."""
@@ -429,7 +416,7 @@ class Flattener:
     def _value(self, node):
         if isinstance(node, ast.Name):
             if node.id in self.env:
-                return T.map_leaves(self.env[node.id], _load)
+                return T.map_leaves(self.env[node.id], name)
             if node.id not in self.local:
                 try:
                     found = constant_tree(self.source.lookup(node.id))
@@ -499,7 +486,7 @@ class Flattener:
                              "to a name first (here it would run whether or not this part runs)")
         names = self.leaf_names(self.fresh("_" + pending.stem), pending.tree)
         self.pre.append(ast.Assign(targets=[_stores(T.leaves(names))], value=pending.call))
-        return T.map_leaves(names, _load)
+        return T.map_leaves(names, name)
 
     def dict_display(self, node):
         items = {}
@@ -632,7 +619,7 @@ class Flattener:
         if flat.fn is fn and all(t is T.LEAF for t in trees):
             return self.result(self.rebuild(node), flat.out_tree, stem)
         leaves = [leaf for v in values for leaf in T.leaves(v)]
-        call = ast.Call(func=_load(self.bind(stem, flat.fn)), args=leaves, keywords=[])
+        call = ast.Call(func=name(self.bind(stem, flat.fn)), args=leaves, keywords=[])
         return self.result(ast.copy_location(call, node), flat.out_tree, stem)
 
     def custom_call(self, node, target):
@@ -647,14 +634,14 @@ class Flattener:
             return self.result(self.rebuild(node), body.out_tree, custom.name)
         bound = CustomCall(custom, call.static, trees)
         leaves = [leaf for v in values for leaf in T.leaves(v)]
-        new = ast.Call(func=_load(self.bind(custom.name, bound)), args=leaves, keywords=[])
+        new = ast.Call(func=name(self.bind(custom.name, bound)), args=leaves, keywords=[])
         return self.result(ast.copy_location(new, node), body.out_tree, custom.name)
 
     def result(self, call, tree, stem):
         return call if tree is T.LEAF else Pending(call, tree, stem)
 
 
-def _as_load(target):
+def _asname(target):
     node = copy.deepcopy(target)
     for n in ast.walk(node):
         if hasattr(n, "ctx"):
