@@ -217,7 +217,8 @@ def _cheap(stmt, written):
     if kind == "rule":
         return stmt.value.sd_rule.name in CHEAP_RULES
     if kind == "read":
-        return stmt.value.value.id not in written
+        # an element of an array written elsewhere too: the writes after it are undone by then
+        return True
     return kind in ("copy", "shape", "len", "attr")
 
 
@@ -257,7 +258,7 @@ def plan(core, types, active):
         sites = _read_sites(core, result, types, adjoint_reads)
         needed = set().union(*(r for _, r in sites))
         candidates = {n for n in needed if n in multiple and n not in result.recompute}
-        pushes = _push_sites(core, sites, candidates, order)
+        pushes = _push_sites(core, sites, candidates)
         pushes |= _write_push_sites(core, _read_sites(core, result, types, value_reads), groups, order)
         taped = {var for _, var in pushes}
         if needed == result.needed and pushes == result.pushes:
@@ -286,39 +287,62 @@ def _execution_order(core):
     return position, loops
 
 
-def _push_sites(core, sites, candidates, order):
+def _push_sites(core, sites, candidates):
     """(statement id, name) pairs where the old value of ``name`` must be saved.
 
-    An assignment overwrites a value the backward sweep still needs only if
-    a backward read of that name happens before it runs forward: earlier in
-    the program, in a loop around both, or in the assignment's own adjoint
-    (``s = s * x`` reads the old ``s``; inside a loop, the value it assigns is
-    overwritten by the next iteration).
+    The backward sweep undoes an assignment by popping the value it
+    overwrote; that value is needed only if a backward read uses it, that is
+    a read since the name's previous assignment (in execution order, loops
+    going round).  A forward pass carries the set of names read since they
+    were last assigned; an assignment to a name in it saves the old value.
+    A statement's backward read of a name it assigns uses the new value (the
+    next assignment must save it), or the old one where it is an operand.
     """
-    position, loops = order
-    readers = {}
-    for stmt, reads in sites:
-        for n in reads & candidates:
-            readers.setdefault(n, []).append(stmt)
+    reads = {id(stmt): r & candidates for stmt, r in sites}
     out = set()
-    for stmt in walk(core.body):
-        if isinstance(stmt, ast.Assign):
-            bound = targets(stmt)
-        elif isinstance(stmt, (ast.For, ast.While)) and stmt.sd_counter:
-            bound = [stmt.sd_counter]
-        else:
-            continue
+
+    def assignment(stmt, pending):
+        bound = [t for t in targets(stmt) if t in candidates]
+        read = reads.get(id(stmt), set())
+        operands_ = set(names(operands(stmt.value)))
         for var in bound:
-            for reader in readers.get(var, ()):
-                if reader is stmt:     # its old value, or its new one which later iterations overwrite
-                    before = (isinstance(stmt, ast.Assign) and var in names(operands(stmt.value))) \
-                        or bool(loops[id(stmt)])
-                else:
-                    before = position[id(reader)] < position[id(stmt)] or \
-                        bool(loops[id(reader)] & loops[id(stmt)])
-                if before:
-                    out.add((id(stmt), var))
-                    break
+            if var in pending or (var in read and var in operands_):
+                out.add((id(stmt), var))
+        return (pending | (read - set(bound))) - set(bound) | (read & set(bound))
+
+    def loop(stmt, pending):
+        counter = [stmt.sd_counter] if stmt.sd_counter in candidates else []
+        for var in counter:
+            if var in pending:
+                out.add((id(stmt), var))
+        pending = pending - set(counter)
+        entry, seen = set(pending), set()
+        while True:
+            after, states = block(stmt.body, entry)
+            seen |= states
+            if after <= entry:
+                break
+            entry |= after
+        return entry | seen | reads.get(id(stmt), set())
+
+    def block(stmts, pending):
+        states = set()
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                pending = assignment(stmt, pending)
+            elif isinstance(stmt, ast.If):
+                pending = pending | reads.get(id(stmt), set())
+                if not is_breakif(stmt):
+                    body, s1 = block(stmt.body, pending)
+                    orelse, s2 = block(stmt.orelse, pending)
+                    pending = body | orelse
+                    states |= s1 | s2
+            elif isinstance(stmt, (ast.For, ast.While)):
+                pending = loop(stmt, pending)
+            states |= pending
+        return pending, states
+
+    block(core.body, set())
     return out
 
 

@@ -288,16 +288,25 @@ class Reverse:
         # follow it in this block is reserved again after it
         for position, before in reversed(after_dynamic):
             rest = {k: _minus(v, before.get(k, 0)) for k, v in counts.items()}
-            out[position:position] = self.reserve({k: v for k, v in rest.items() if v != 0})
+            out[position:position] = self.reserve({k: v for k, v in rest.items() if v != 0},
+                                                  loop_assigned is not None)
         return out, counts
 
-    def reserve(self, counts):
+    def reserve(self, counts, in_loop=True):
         """Statements making room on the tapes for ``counts`` more pushes."""
         out = []
         for key, n in sorted(counts.items()):
             array, pos = self.tapes[key]
             needed = simplify(ast.BinOp(name(pos), ast.Add(), _expr(n)))
-            out.append(assign(array, ast.Call(func=_rt_attr("reserve"), args=[name(array), needed], keywords=[])))
+            grow = assign(array, ast.Call(func=_rt_attr("reserve"), args=[name(array), needed], keywords=[]))
+            size = ast.Subscript(value=ast.Attribute(value=name(array), attr="shape", ctx=ast.Load()),
+                                 slice=ast.Constant(0), ctx=ast.Load())
+            if not in_loop:
+                out.append(grow)
+                continue
+            # the test inline: a call per loop iteration costs more than the pushes it guards
+            out.append(ast.If(test=ast.Compare(left=copy.deepcopy(needed), ops=[ast.Gt()], comparators=[size]),
+                              body=[grow], orelse=[]))
         return out
 
     def shadows(self, stmt):
@@ -373,24 +382,15 @@ class Reverse:
                 nonneg = ast.Call(func=name("max"), args=[total, ast.Constant(0)], keywords=[])
                 _add(counts, key, nonneg)
             else:
-                out += self.reserve({key: total})
+                out += self.reserve({key: total}, loop_assigned is not None)
                 self.dynamic += 1
         return out + [new]
 
     def forward_while(self, stmt, counts):
         out = self._loop_pushes(stmt, counts)
         body, per_iter = self.forward_block(stmt.body, assigned_names(stmt.body))
-        checks = []
-        for key, n in sorted(per_iter.items()):
-            array, pos = self.tapes[key]
-            needed = simplify(ast.BinOp(name(pos), ast.Add(), _expr(n)))
-            size = ast.Subscript(value=ast.Attribute(value=name(array), attr="shape", ctx=ast.Load()),
-                                 slice=ast.Constant(0), ctx=ast.Load())
-            grow = assign(array, ast.Call(func=ast.Attribute(value=name("_rt"), attr="reserve", ctx=ast.Load()),
-                                          args=[name(array), copy.deepcopy(needed)], keywords=[]))
-            test = ast.Compare(left=needed, ops=[ast.Gt()], comparators=[size])
-            checks.append(ast.If(test=test, body=[grow], orelse=[]))
-            self.dynamic += 1
+        checks = self.reserve(per_iter)
+        self.dynamic += bool(per_iter)
         new = copy.copy(stmt)
         new.body = self._count_iteration(stmt, checks + body)
         return out + [new]
@@ -545,10 +545,18 @@ class Reverse:
         code = self.materialize(set(names(index_atoms(target.slice))))
         there = ast.Subscript(value=name(self.bar(target.value.id)), slice=copy.deepcopy(target.slice),
                               ctx=ast.Load())
-        if self.is_active(value):
-            code.append(self.accumulate(value.id, copy.deepcopy(there), not self.is_element(target)))
+        zero = assign(ast.Subscript(value=copy.deepcopy(there.value), slice=copy.deepcopy(there.slice),
+                                    ctx=ast.Store()), ast.Constant(0.0))
+        if not self.is_active(value):
+            code.append(zero)
+        elif self.is_element(target):
+            code += [self.accumulate(value.id, there, False), zero]
             self.zeroed.discard(value.id)
-        code.append(assign(ast.Subscript(value=there.value, slice=there.slice, ctx=ast.Store()), ast.Constant(0.0)))
+        else:       # the value may be a view of the same array: take the adjoint out first
+            taken = self.naming.fresh("_g")
+            code += [assign(taken, _method_of(there, "copy")), zero,
+                     self.accumulate(value.id, name(taken), True)]
+            self.zeroed.discard(value.id)
         if self.plan.pushed(stmt, target.value.id):
             code += self.pop_write(stmt)
         return code
@@ -759,6 +767,10 @@ def _add(counts, key, n):
 def _minus(a, b):
     if isinstance(a, int) and isinstance(b, int):
         return a - b
+    if ast.dump(_expr(a)) == ast.dump(_expr(b)):
+        return 0
+    if isinstance(a, ast.BinOp) and isinstance(a.op, ast.Add) and ast.dump(a.left) == ast.dump(_expr(b)):
+        return number(a.right) if number(a.right) is not None else a.right
     return simplify(ast.BinOp(_expr(a), ast.Sub(), _expr(b)))
 
 
@@ -830,6 +842,10 @@ def _rt_attr(fn):
 def _method(var, method, *args):
     return ast.Call(func=ast.Attribute(value=name(var), attr=method, ctx=ast.Load()), args=list(args),
                     keywords=[])
+
+
+def _method_of(node, method):
+    return ast.Call(func=ast.Attribute(value=node, attr=method, ctx=ast.Load()), args=[], keywords=[])
 
 
 def _load(subscript):
