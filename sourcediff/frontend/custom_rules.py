@@ -63,21 +63,23 @@ def _diff_trees(call):
     return T.tuple_of(call.tree(i) for i in call.custom.diff_argnums)
 
 
+def _positions(call):
+    return range(len(call.custom.signature.parameters))
+
+
 def body(call):
     """The function that runs when the custom function is called plainly."""
     def build():
-        fn, trees = call.custom.fun, [call.tree(i) for i in range(len(call.custom.signature.parameters))]
+        fn, positions = call.custom.fun, _positions(call)
         if call.static:
-            fn, positions = _bind_static(call, fn, call.custom.name, range(len(trees)))
-            trees = [call.tree(i) for i in positions]
-        return structured.flatten(fn, trees)
+            fn, positions = _bind_static(call, fn, call.custom.name, positions)
+        return structured.flatten(fn, [call.tree(p) for p in positions])
     return _once(("body", call), build).fn
 
 
 def out_tree(call):
     """The structure of what the custom function returns (None: known only after normalising)."""
-    count = len(call.custom.signature.parameters)
-    return structured.flatten(call.custom.fun, [call.tree(i) for i in range(count)]).out_tree
+    return structured.flatten(call.custom.fun, [call.tree(p) for p in _positions(call)]).out_tree
 
 
 def jvp_rule(call):
@@ -147,7 +149,7 @@ def residuals(call):
 def _build_fwd(call):
     custom = call.custom
     fwd = custom.fwd
-    fn, positions = _bind_static(call, fwd, f"{custom.name}_fwd", range(len(custom.signature.parameters)))
+    fn, positions = _bind_static(call, fwd, f"{custom.name}_fwd", _positions(call))
     expected = out_tree(call)
 
     def returns(value, ret, source):

@@ -86,7 +86,10 @@ def _is_number(value):
 
 def constant_tree(value):
     """A pytree of numbers (and None) as a tree of constants; None for anything else."""
-    leaves, tree = T.flatten(value)
+    try:
+        leaves, tree = T.flatten(value)
+    except TypeError:                 # a dict with other keys than strings
+        return None
     if tree is T.LEAF or not all(_is_number(v) for v in leaves):
         return None
     consts = iter(ast.Constant(v.item() if isinstance(v, np.generic) else v) for v in leaves)
@@ -251,7 +254,7 @@ class Flattener:
             return [ast.Assign(targets=stmt.targets, value=value)]
         out = self.assign(first, value, stmt)
         for target in others:
-            out += self.assign(target, self.value(_asname(first)), stmt)
+            out += self.assign(target, self.value(_as_load(first)), stmt)
         return out
 
     def augmented(self, stmt):
@@ -264,7 +267,7 @@ class Flattener:
             new.target = self.target(target)
             new.value = self.leaf(stmt.value)
             return [new]
-        value = ast.BinOp(left=_asname(target), op=stmt.op, right=stmt.value)
+        value = ast.BinOp(left=_as_load(target), op=stmt.op, right=stmt.value)
         return self.assign(target, self.value(ast.copy_location(value, stmt)), stmt)
 
     def assign(self, target, value, stmt):
@@ -641,7 +644,7 @@ class Flattener:
         return call if tree is T.LEAF else Pending(call, tree, stem)
 
 
-def _asname(target):
+def _as_load(target):
     node = copy.deepcopy(target)
     for n in ast.walk(node):
         if hasattr(n, "ctx"):
