@@ -49,9 +49,8 @@ class Entry:
     """A compiled specialisation: the entry function, the pytree its flat results fill,
     and the kinds of the generated function's outputs."""
 
-    def __init__(self, function, source, tree, outputs, pytree_args):
+    def __init__(self, function, source, tree, outputs):
         self.function, self.source, self.tree, self.outputs = function, source, tree, outputs
-        self.pytree_args = pytree_args      # whether arguments are flattened into leaves first
 
     def __call__(self, *args):
         flat = self.function(*args)
@@ -84,12 +83,6 @@ def _leaf_kinds(kinds):
     return tuple(x for k in kinds for x in (k.leaves if isinstance(k, K.Tree) else (k,)))
 
 
-def _flat_args(args, kinds):
-    if not any(isinstance(k, K.Tree) for k in kinds):
-        return args
-    return tuple(x for a, k in zip(args, kinds) for x in (T.flatten(a)[0] if isinstance(k, K.Tree) else (a,)))
-
-
 class Transformed:
     """A function transformed by sourcediff; call it like the original."""
 
@@ -117,21 +110,31 @@ class Transformed:
         return tuple(bound.arguments.values())
 
     def kinds(self, args):
-        out = []
+        return self.kinds_and_leaves(args)[0]
+
+    def kinds_and_leaves(self, args):
+        """The arguments' kinds, and their leaves: what the generated code takes."""
+        kinds, leaves = [], []
         for i, (param, value) in enumerate(zip(self._params, args)):
             if value is None or isinstance(value, (tuple, list, dict)):
-                out.append(self._tree_kind(i, param, value))
+                kinds.append(self._tree_kind(i, param, value, leaves))
             else:
-                out.append(self._leaf_kind(i, param, value))
-        return tuple(out)
+                kinds.append(self._leaf_kind(i, param, value))
+                leaves.append(value)
+        return tuple(kinds), leaves
 
-    def _tree_kind(self, i, param, value):
+    def _tree_kind(self, i, param, value, leaves):
         try:
-            leaves, tree = T.flatten(value)
+            flat, tree = T.flatten(value)
         except TypeError as e:
             raise TypeError(f"{self.__name__}: argument `{param}`: {e}") from None
-        return K.Tree(tree, tuple(self._leaf_kind(i, param + path, leaf, in_tree=True)
-                                  for path, leaf in zip(T.paths(tree), leaves)))
+        kinds = tuple([K.of_value(leaf) for leaf in flat])
+        if None in kinds or any(type(leaf) is int and not -2 ** 63 <= leaf < 2 ** 63 for leaf in flat):
+            # check each leaf, naming the one at fault
+            kinds = tuple(self._leaf_kind(i, param + path, leaf, in_tree=True)
+                          for path, leaf in zip(T.paths(tree), flat))
+        leaves += flat
+        return K.Tree(tree, kinds)
 
     def _leaf_kind(self, i, text, value, in_tree=False):
         kind = K.of_value(value)
@@ -157,10 +160,8 @@ class Transformed:
         return TypeError(f"{self.__name__}: argument `{text}` is {got}; expected {expected}{hint}")
 
     def __call__(self, *args, **kwargs):
-        args = self.bind(args, kwargs)
-        kinds = self.kinds(args)
-        entry = self.entry(kinds)
-        return entry(*_flat_args(args, kinds)) if entry.pytree_args else entry(*args)
+        kinds, leaves = self.kinds_and_leaves(self.bind(args, kwargs))
+        return self.entry(kinds)(*leaves)
 
     def entry(self, kinds):
         entry = self._entries.get(kinds)
@@ -264,7 +265,7 @@ class Transformed:
             py_func = getattr(getattr(module, fn_name), "py_func", getattr(module, fn_name))
             py_func.sd_origin = origin                      # custom functions, not their bodies
         function = backend_module.finish(getattr(module, entry_name))
-        return Entry(function, source, tree, spec.outputs, spec.trees != (T.LEAF,) * len(spec.trees))
+        return Entry(function, source, tree, spec.outputs)
 
     def _spec(self, kinds):
         trees = tuple(k.tree if isinstance(k, K.Tree) else T.LEAF for k in kinds)
@@ -624,7 +625,7 @@ def jvp(fun, primals=None, tangents=None, *, backend=None):
         raise TypeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     t = _cached(fun, "jvp", backend)
     args = t.bind(primals, {})
-    kinds = t.kinds(args)
+    kinds, flat_args = t.kinds_and_leaves(args)
     flat_tangents = []
     for i, (tangent, kind) in enumerate(zip(tangents, kinds)):
         leaves, tree = T.flatten(tangent)
@@ -633,7 +634,6 @@ def jvp(fun, primals=None, tangents=None, *, backend=None):
             raise TypeError(f"jvp: primal and tangent arguments must have the same pytree structure; "
                             f"primal {i} is {expected!r}, its tangent {tree!r}")
         flat_tangents += leaves
-    flat_args = _flat_args(args, kinds)
     floats = [_like(tan, k, p) for tan, k, p in zip(flat_tangents, _leaf_kinds(kinds), flat_args)
               if K.is_float(k)]
     return t.entry(kinds)(*flat_args, *floats)
@@ -658,9 +658,9 @@ def vjp(fun, *primals, has_aux=False, backend=None):
                          "grad(f, backend='cuda') or value_and_grad(f, backend='cuda')")
     t = _cached(fun, "vjp", backend)
     args = t.bind(primals, {})
-    kinds = t.kinds(args)
+    kinds, flat_args = t.kinds_and_leaves(args)
     entry = t.entry(kinds)
-    flat_args, leaf_kinds = _flat_args(args, kinds), _leaf_kinds(kinds)
+    leaf_kinds = _leaf_kinds(kinds)
     out_tree = entry.tree.children[0]
     if has_aux and not (isinstance(out_tree, T.Node) and out_tree.type in (tuple, list)
                         and len(out_tree.children) == 2):

@@ -6,7 +6,7 @@ order, as JAX does, and come back with their keys sorted.  The same ``Node``
 with expressions in place of leaves describes a pytree in user code (see
 ``frontend/structured.py``).
 """
-from dataclasses import dataclass
+import operator
 
 
 class _Leaf:
@@ -29,11 +29,21 @@ LEAF = _Leaf()
 NONE_TYPE = type(None)
 
 
-@dataclass(frozen=True)
-class Node:
-    type: type          # tuple, list, dict, a namedtuple class, or NoneType
-    keys: tuple         # dict keys (sorted) or namedtuple fields; () otherwise
-    children: tuple
+class Node(tuple):
+    """A container: its type (tuple, list, dict, a namedtuple class or NoneType), its keys
+    (dict keys, sorted, or namedtuple fields; () otherwise) and its children.  A tuple
+    underneath, so that comparing and hashing structures, done at every call, is quick."""
+    __slots__ = ()
+
+    def __new__(cls, type_, keys, children):
+        return tuple.__new__(cls, (type_, keys, children))
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    type = property(operator.itemgetter(0))
+    keys = property(operator.itemgetter(1))
+    children = property(operator.itemgetter(2))
 
     def __repr__(self):
         if self.type is NONE_TYPE:
@@ -70,25 +80,6 @@ def tuple_of(children):
     return Node(tuple, (), tuple(children))
 
 
-def node_of(value):
-    """(Node type, keys, children values) of a container, or None for a leaf."""
-    if value is None:
-        return NONE_TYPE, (), ()
-    cls = type(value)
-    if is_namedtuple(cls):
-        return cls, cls._fields, tuple(value)
-    if cls in (tuple, list):
-        return cls, (), tuple(value)
-    if cls is dict:
-        keys = tuple(value)
-        if not all(isinstance(k, str) for k in keys):
-            bad = next(k for k in keys if not isinstance(k, str))
-            raise TypeError(f"dict keys of a pytree must be strings; got {bad!r}")
-        keys = tuple(sorted(keys))
-        return dict, keys, tuple(value[k] for k in keys)
-    return None
-
-
 def flatten(value):
     """(leaves, structure) of a Python value."""
     leaves = []
@@ -96,12 +87,25 @@ def flatten(value):
 
 
 def _flatten(value, leaves):
-    node = node_of(value)
-    if node is None:
-        leaves.append(value)
-        return LEAF
-    cls, keys, children = node
-    return Node(cls, keys, tuple(_flatten(c, leaves) for c in children))
+    cls = type(value)
+    if cls is tuple or cls is list:
+        return Node(cls, (), tuple([_flatten(c, leaves) for c in value]))
+    if cls is dict:
+        keys = _sorted_keys(value)
+        return Node(dict, keys, tuple([_flatten(value[k], leaves) for k in keys]))
+    if value is None:
+        return NONE
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        return Node(cls, cls._fields, tuple([_flatten(c, leaves) for c in value]))
+    leaves.append(value)
+    return LEAF
+
+
+def _sorted_keys(d):
+    for k in d:
+        if not isinstance(k, str):
+            raise TypeError(f"dict keys of a pytree must be strings; got {k!r}")
+    return tuple(sorted(d))
 
 
 def unflatten(tree, leaves):

@@ -258,6 +258,8 @@ def test_arguments_that_cannot_be_differentiated():
         sd.grad(pp.norm2)(Point(1.0, "2"))
     with pytest.raises(TypeError, match=r"norm2_grad: argument `p`: dict keys of a pytree must be strings"):
         sd.grad(pp.norm2)({0: 1.0})
+    with pytest.raises(TypeError, match=r"with_none_grad: argument `p\['n'\]` is an int that does not fit"):
+        sd.grad(pp.with_none, backend="numba")({"v": 1.5, "n": 2 ** 70, "z": None})
     with pytest.raises(TypeError, match=r"weighted_grad: argument `x` is tuple; expected a float, int, "
                                         r"bool or NumPy array of them; convert it with np.asarray\(x\)"):
         sd.grad(pp.weighted)((1.0, 2.0))
