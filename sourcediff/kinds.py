@@ -2,8 +2,7 @@
 
 Scalars are the strings "bool", "int" and "float"; arrays are ``Array``;
 fixed-length tuples (several results) are ``Tuple``; an argument that is a
-pytree is a ``Tree``.  Integers and booleans are never
-differentiated.
+pytree is a ``Tree``.  Integers and booleans are never differentiated.
 """
 from dataclasses import dataclass
 
