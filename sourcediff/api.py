@@ -1,19 +1,24 @@
 """The transforms of SPEC.md: grad, value_and_grad, jvp, vjp, jacfwd, jacrev, hessian, jit.
 
 Each transform is a ``Transformed`` object.  Called, it binds the arguments,
-takes their kinds, and builds (once per kinds) a generated module holding the
-derivative functions and a small entry function; the entry's flat results
-are put back into the shape JAX would return.
+takes their kinds (a pytree argument's kind is its structure and the kinds
+of its leaves), and builds (once per kinds) a generated module holding the
+derivative functions and a small entry function.  The generated code works
+on leaves (``frontend/structured.py`` flattens the user's pytrees); the
+entry's flat results are put back into the pytrees JAX would return.
 """
 import ast
 import functools
 import inspect
 import os
+from dataclasses import dataclass
 
 from . import kinds as K
+from . import pytree as T
 from .backends import modules, numba_cpu, numba_cuda, python
 from .custom import RuleMissing
 from .errors import ReverseThroughArrays, TransformError, error_at
+from .frontend import structured
 from .frontend.normalize import name
 from .transform import program as P
 
@@ -40,34 +45,42 @@ def _argnums_tuple(argnums):
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
 
-# ------------------------------------------------------------------ result trees
-# A tree is "leaf" or a tuple of trees; results are built from flat tuples.
-
-def _build(tree, flat, pos=0):
-    if tree == "leaf":
-        return flat[pos], pos + 1
-    items = []
-    for t in tree:
-        item, pos = _build(t, flat, pos)
-        items.append(item)
-    return tuple(items), pos
-
-
-def _map_leaves(tree, fn):
-    return fn() if tree == "leaf" else tuple(_map_leaves(t, fn) for t in tree)
-
-
 class Entry:
-    """A compiled specialisation: the entry function and how to shape its results."""
+    """A compiled specialisation: the entry function, the pytree its flat results fill,
+    and the kinds of the generated function's outputs."""
 
-    def __init__(self, function, source, tree):
-        self.function, self.source, self.tree = function, source, tree
+    def __init__(self, function, source, tree, outputs):
+        self.function, self.source, self.tree, self.outputs = function, source, tree, outputs
 
     def __call__(self, *args):
         flat = self.function(*args)
         if not isinstance(flat, tuple):
             flat = (flat,)
-        return _build(self.tree, flat)[0]
+        return flat[0] if self.tree is T.LEAF else T.unflatten(self.tree, flat)
+
+
+@dataclass
+class Spec:
+    """What a specialisation is built from: the function on leaves and its argument pytrees."""
+    fn: object
+    core: object
+    types: object
+    kinds: tuple        # of the leaves, which are the parameters of ``fn``
+    trees: tuple        # one structure per argument of the user's function
+    out_tree: object
+
+    def leaves(self, argnum):
+        """The positions among ``kinds`` of the leaves of argument ``argnum``."""
+        start = sum(T.num_leaves(t) for t in self.trees[:argnum])
+        return range(start, start + T.num_leaves(self.trees[argnum]))
+
+    @property
+    def outputs(self):
+        return _output_kinds(self.types)
+
+
+def _leaf_kinds(kinds):
+    return tuple(x for k in kinds for x in (k.leaves if isinstance(k, K.Tree) else (k,)))
 
 
 class Transformed:
@@ -97,33 +110,58 @@ class Transformed:
         return tuple(bound.arguments.values())
 
     def kinds(self, args):
-        out = []
+        return self.kinds_and_leaves(args)[0]
+
+    def kinds_and_leaves(self, args):
+        """The arguments' kinds, and their leaves: what the generated code takes."""
+        kinds, leaves = [], []
         for i, (param, value) in enumerate(zip(self._params, args)):
-            kind = K.of_value(value)
-            if kind is None or isinstance(kind, K.Tuple):
-                # name what came, and what was expected: the last call's kind where there was one
-                import numpy as np
-                seen = self._last[i] if self._last and i < len(self._last) else None
-                got = (f"a NumPy array of {value.dtype}" if isinstance(value, np.ndarray) else
-                       "complex (sourcediff differentiates real-valued code)"
-                       if isinstance(value, (complex, np.complexfloating)) else
-                       "None" if value is None else type(value).__name__)
-                expected = (f"a NumPy array of floats, ints or bools (the last call passed {seen})"
-                            if isinstance(seen, K.Array) else
-                            f"{'an' if seen == 'int' else 'a'} {seen}, as in the last call" if seen else
-                            "a float, int, bool or NumPy array of them")
-                hint = f"; convert it with np.asarray({param})" if isinstance(value, (list, tuple)) else ""
-                raise TypeError(f"{self.__name__}: argument `{param}` is {got}; expected {expected}{hint}")
-            if type(value) is int and not -2 ** 63 <= value < 2 ** 63 and \
-                    (self.backend or default_backend()) == "numba":
-                raise TypeError(f"{self.__name__}: argument `{param}` is an int that does not fit in 64 bits "
-                                f"({value}); compiled code takes 64-bit integers")
-            out.append(kind)
-        return tuple(out)
+            if value is None or isinstance(value, (tuple, list, dict)):
+                kinds.append(self._tree_kind(i, param, value, leaves))
+            else:
+                kinds.append(self._leaf_kind(i, param, value))
+                leaves.append(value)
+        return tuple(kinds), leaves
+
+    def _tree_kind(self, i, param, value, leaves):
+        try:
+            flat, tree = T.flatten(value)
+        except TypeError as e:
+            raise TypeError(f"{self.__name__}: argument `{param}`: {e}") from None
+        kinds = tuple([K.of_value(leaf) for leaf in flat])
+        if None in kinds or any(type(leaf) is int and not -2 ** 63 <= leaf < 2 ** 63 for leaf in flat):
+            # check each leaf, naming the one at fault
+            kinds = tuple(self._leaf_kind(i, param + path, leaf, in_tree=True)
+                          for path, leaf in zip(T.paths(tree), flat))
+        leaves += flat
+        return K.Tree(tree, kinds)
+
+    def _leaf_kind(self, i, text, value, in_tree=False):
+        kind = K.of_value(value)
+        if kind is None:
+            import numpy as np
+            got = (f"a NumPy array of {value.dtype}" if isinstance(value, np.ndarray) else
+                   "complex (sourcediff differentiates real-valued code)"
+                   if isinstance(value, (complex, np.complexfloating)) else type(value).__name__)
+            raise self._argument_error(i, text, got, in_tree=in_tree)
+        if type(value) is int and not -2 ** 63 <= value < 2 ** 63 and \
+                (self.backend or default_backend()) == "numba":
+            raise TypeError(f"{self.__name__}: argument `{text}` is an int that does not fit in 64 bits "
+                            f"({value}); compiled code takes 64-bit integers")
+        return kind
+
+    def _argument_error(self, i, text, got, hint="", in_tree=False):
+        """Name what came, and what was expected: the last call's kind where there was one."""
+        seen = self._last[i] if self._last and i < len(self._last) and not in_tree else None
+        expected = (f"a NumPy array of floats, ints or bools (the last call passed {seen})"
+                    if isinstance(seen, K.Array) else
+                    f"{'an' if seen == 'int' else 'a'} {seen}, as in the last call" if seen else
+                    "a float, int, bool or NumPy array of them")
+        return TypeError(f"{self.__name__}: argument `{text}` is {got}; expected {expected}{hint}")
 
     def __call__(self, *args, **kwargs):
-        args = self.bind(args, kwargs)
-        return self.entry(self.kinds(args))(*args)
+        kinds, leaves = self.kinds_and_leaves(self.bind(args, kwargs))
+        return self.entry(kinds)(*leaves)
 
     def entry(self, kinds):
         entry = self._entries.get(kinds)
@@ -197,12 +235,9 @@ class Transformed:
     def _build(self, kinds):
         backend = _backend(self.backend)
         program = P.Program()
-        fn = P.concrete(self.fn, kinds)
-        core = P.core_of(fn)
-        types = P.types_of(fn, kinds)
-        out_tree = _inner_tree(self.fn, kinds, core)
+        spec = self._spec(kinds)
         try:
-            entry_name, tree = getattr(self, f"_entry_{self.mode}")(program, fn, core, types, kinds, out_tree)
+            entry_name, tree = getattr(self, f"_entry_{self.mode}")(program, spec)
             functions = program.build()
         except ReverseThroughArrays:
             # reverse over code whose values live in arrays (another transform's tape):
@@ -210,8 +245,7 @@ class Transformed:
             if self.mode not in FORWARD_FALLBACK:
                 raise
             program = P.Program()
-            builder = getattr(self, FORWARD_FALLBACK[self.mode])
-            entry_name, tree = builder(program, fn, core, types, kinds, out_tree)
+            entry_name, tree = getattr(self, FORWARD_FALLBACK[self.mode])(program, spec)
             functions = program.build()
         backend_module = BACKENDS[backend]
         if backend == "cuda":
@@ -222,6 +256,7 @@ class Transformed:
         cache = not program.recursive
         body = "\n\n\n".join(ast.unparse(f) if getattr(f, "sd_python_only", False)
                               else backend_module.decorate(ast.unparse(f), cache=cache) for f in functions)
+        core = spec.core
         origin = os.path.basename(core.source.filename)
         source = f'"""{self.mode} of {core.name} (from {origin}), generated by sourcediff."""\n' + \
             backend_module.HEADER + "\n\n" + body + "\n"
@@ -230,178 +265,219 @@ class Transformed:
             py_func = getattr(getattr(module, fn_name), "py_func", getattr(module, fn_name))
             py_func.sd_origin = origin                      # custom functions, not their bodies
         function = backend_module.finish(getattr(module, entry_name))
-        return Entry(function, source, tree)
+        return Entry(function, source, tree, spec.outputs)
 
-    def _diff_params(self, core, kinds, types):
-        nums = _argnums_tuple(self.argnums)
+    def _spec(self, kinds):
+        trees = tuple(k.tree if isinstance(k, K.Tree) else T.LEAF for k in kinds)
+        leaf_kinds = _leaf_kinds(kinds)
+        if hasattr(self.fn, "sd_python_function"):   # another transform's code: it takes leaves already
+            fn, out_tree = self.fn.sd_python_function(kinds), self.fn.out_tree(kinds)
+        else:
+            target = P.concrete(self.fn, leaf_kinds)
+            try:
+                flat = structured.flatten(target, trees)
+            except structured.PytreeArgument as e:
+                if e.fn is not target:
+                    raise
+                i = self._params.index(e.param)
+                tree = trees[i]
+                got = "None" if tree.type is T.NONE_TYPE else tree.type.__name__
+                hint = f"; convert it with np.asarray({e.param})" if tree.type in (list, tuple) else ""
+                raise self._argument_error(i, e.param, got, hint) from None
+            fn, out_tree = flat.fn, flat.out_tree
+        core = P.core_of(fn)
+        types = P.types_of(fn, leaf_kinds)
+        if out_tree is None:       # the result of a call known only now: a value or a tuple of them
+            out_tree = T.LEAF if len(core.outputs) == 1 else T.tuple_of([T.LEAF] * len(core.outputs))
+        return Spec(fn, core, types, leaf_kinds, trees, out_tree)
+
+    def _diff_leaves(self, spec):
+        """(argnums, positions of the leaves differentiated: every float leaf of those arguments)."""
+        core, nums = spec.core, _argnums_tuple(self.argnums)
+        diff = set()
         for n in nums:
-            if not 0 <= n < len(core.params):
+            if not 0 <= n < len(spec.trees):
                 raise TypeError(f"argnums {self.argnums} out of range for {core.name} "
-                                f"with {len(core.params)} parameters")
-            if not K.is_float(kinds[n]):
-                raise error_at(core.source.node, core.source,
-                               f"{self.mode} requires real-valued (float) inputs; argument "
-                               f"`{core.params[n]}` of {core.name} is {kinds[n]}. Pass a float "
-                               f"(e.g. {core.params[n]}=1.0) or differentiate another argument")
-        return nums
+                                f"with {len(spec.trees)} parameters")
+            leaves = spec.leaves(n)
+            floats = [j for j in leaves if K.is_float(spec.kinds[j])]
+            # a single value must be a float; int leaves of a pytree are not differentiated
+            # (zero gradient), but a pytree of ints alone is a mistake
+            paths = T.paths(spec.trees[n])
+            for j in (leaves if spec.trees[n] is T.LEAF or not floats else floats):
+                self._check_differentiable(spec, j, self._params[n] + paths[j - leaves.start])
+            diff.update(floats)
+        return nums, sorted(diff)
 
-    def _check_scalar_output(self, core, types, what):
-        result = types.result
-        value = result.items[0] if self.has_aux else result
-        if self.has_aux and not (isinstance(result, K.Tuple) and len(result.items) == 2):
-            raise error_at(core.body[-1], core.source, f"{what} with has_aux=True needs the function "
-                           "to return a pair (value, aux)")
-        if value != "float":
-            shown = f"{len(value.items)} values" if isinstance(value, K.Tuple) else str(value)
+    def _check_differentiable(self, spec, j, param):
+        core, kind = spec.core, spec.kinds[j]
+        if not K.is_float(kind):
+            raise error_at(core.source.node, core.source,
+                           f"{self.mode} requires real-valued (float) inputs; argument "
+                           f"`{param}` of {core.name} is {kind}. Pass a float "
+                           f"(e.g. {param}=1.0) or differentiate another argument")
+
+    def _check_scalar_output(self, spec, what):
+        core, tree = spec.core, spec.out_tree
+        if self.has_aux:
+            if not (isinstance(tree, T.Node) and tree.type in (tuple, list) and len(tree.children) == 2):
+                raise error_at(core.body[-1], core.source, f"{what} with has_aux=True needs the function "
+                               "to return a pair (value, aux)")
+            tree = tree.children[0]
+        if tree is not T.LEAF or spec.outputs[0] != "float":
+            shown = str(spec.outputs[0]) if tree is T.LEAF else \
+                f"{len(tree.children)} values" if T.is_flat(tree) else f"a pytree {tree!r}"
             raise error_at(_return_node(core), core.source,
                            f"{what} requires a scalar float output; {core.name} returns {shown}. "
                            "Use jacrev or vjp for several outputs, or return one float")
 
-    def _entry_jit(self, program, fn, core, types, kinds, out_tree):
-        return program.request(fn, kinds, "primal", None), out_tree
+    def _entry_jit(self, program, spec):
+        return program.request(spec.fn, spec.kinds, "primal", None), spec.out_tree
 
-    def _entry_jvp(self, program, fn, core, types, kinds, out_tree):
-        mask = tuple(K.is_float(k) for k in kinds)
-        name_ = program.request(fn, kinds, "jvp", mask)
-        dots = tuple("leaf" for k in _output_kinds(types) if K.is_float(k))
-        return name_, (out_tree, dots[0] if out_tree == "leaf" else dots)
+    def _entry_jvp(self, program, spec):
+        mask = tuple(K.is_float(k) for k in spec.kinds)
+        jvp = program.request(spec.fn, spec.kinds, "jvp", mask)
+        tree = T.tuple_of([spec.out_tree, spec.out_tree])
+        if all(K.is_float(k) for k in spec.outputs):
+            return jvp, tree
+        # the tangents of int outputs are zeros: a wrapper puts them in place
+        params = spec.core.params
+        values = [f"_out{i}" for i in range(len(spec.outputs))]
+        dots = [f"_dot{i}" for i, k in enumerate(spec.outputs) if K.is_float(k)]
+        returned = values + [f"_dot{i}" if K.is_float(k) else ast.Constant(0.0) for i, k in enumerate(spec.outputs)]
+        entry = program.unique(f"{spec.core.name}_jvp_entry")
+        tangents = [f"_tangent{i}" for i in range(sum(mask))]
+        program.add(_function(entry, params + tangents,
+                              [_unpack(values + dots, _call(jvp, params, map(name, tangents)))], returned))
+        return entry, tree
 
-    def _entry_vjp(self, program, fn, core, types, kinds, out_tree):
-        mask = tuple(K.is_float(k) for k in kinds)
-        name_ = program.request(fn, kinds, "vjp", mask)
-        return name_, (out_tree,) + tuple("leaf" for m in mask if m)
+    def _entry_vjp(self, program, spec):
+        mask = tuple(K.is_float(k) for k in spec.kinds)
+        name_ = program.request(spec.fn, spec.kinds, "vjp", mask)
+        return name_, T.tuple_of([spec.out_tree] + [T.LEAF] * sum(mask))
 
-    def _grad_wrapper(self, program, fn, core, types, kinds, with_value, forward=False):
-        nums = self._diff_params(core, kinds, types)
-        self._check_scalar_output(core, types, self.mode)
-        mask = tuple(i in nums for i in range(len(kinds)))
-        outs = _output_kinds(types)
+    def _grad_wrapper(self, program, spec, with_value, forward=False):
+        nums, diff = self._diff_leaves(spec)
+        self._check_scalar_output(spec, self.mode)
+        core, outs = spec.core, spec.outputs
+        mask = tuple(j in diff for j in range(len(spec.kinds)))
         results = [f"_out{i}" for i in range(len(outs))]
-        grads = [f"{core.params[i]}_grad" for i in sorted(set(nums))]
-        if forward and any(isinstance(kinds[n], K.Array) for n in nums):
-            jvp = program.request(fn, kinds, "jvp", mask)
-            body = _sweeps("forward", jvp, core.params, sorted(set(nums)), outs, results, grads)
+        grads = {j: f"{core.params[j]}_grad" for j in diff}
+        if forward and any(isinstance(spec.kinds[j], K.Array) for j in diff):
+            jvp = program.request(spec.fn, spec.kinds, "jvp", mask)
+            body = _sweeps("forward", jvp, core.params, diff, outs, results, [grads[j] for j in diff])
         elif forward:
-            jvp = program.request(fn, kinds, "jvp", mask)
+            jvp = program.request(spec.fn, spec.kinds, "jvp", mask)
             dots = [f"_dot{i}" for i, k in enumerate(outs) if K.is_float(k)]
             body = []
-            for n, grad in zip(sorted(set(nums)), grads):
-                tangents = [ast.Constant(1.0 if m == n else 0.0) for m in sorted(set(nums))]
-                body.append(_unpack(results + [grad] + dots[1:], _call(jvp, core.params, tangents)))
+            for j in diff:
+                tangents = [ast.Constant(1.0 if m == j else 0.0) for m in diff]
+                body.append(_unpack(results + [grads[j]] + dots[1:], _call(jvp, core.params, tangents)))
         else:
-            vjp = program.request(fn, kinds, "vjp", mask)
+            vjp = program.request(spec.fn, spec.kinds, "vjp", mask)
             seeds = [ast.Constant(1.0 if i == 0 else 0.0) for i, k in enumerate(outs) if K.is_float(k)]
-            body = [_unpack(results + grads, _call(vjp, core.params, seeds))]
-        grad_of = {i: g for i, g in zip(sorted(set(nums)), grads)}
-        grads_out = [grad_of[i] for i in nums]
+            body = [_unpack(results + [grads[j] for j in diff], _call(vjp, core.params, seeds))]
+        grads_out = [grads.get(j, ast.Constant(0.0)) for n in nums for j in spec.leaves(n)]
         if with_value:
             returned = results + grads_out
         else:
             returned = grads_out + (results[1:] if self.has_aux else [])
         entry = program.unique(f"{core.name}_{self.mode}")
         program.add(_function(entry, core.params, body, returned))
-        grad_tree = "leaf" if isinstance(self.argnums, int) else tuple("leaf" for _ in nums)
-        aux_tree = _tree_of(outs[1]) if self.has_aux else None
+        grad_tree = _per_argnum(self.argnums, nums, spec.trees)
+        aux_tree = spec.out_tree.children[1] if self.has_aux else None
         if with_value:
-            value_tree = ("leaf", aux_tree) if self.has_aux else "leaf"
-            return entry, (value_tree, grad_tree)
-        return entry, ((grad_tree, aux_tree) if self.has_aux else grad_tree)
+            value_tree = T.tuple_of([T.LEAF, aux_tree]) if self.has_aux else T.LEAF
+            return entry, T.tuple_of([value_tree, grad_tree])
+        return entry, (T.tuple_of([grad_tree, aux_tree]) if self.has_aux else grad_tree)
 
-    def _entry_grad(self, *a, forward=False):
-        return self._grad_wrapper(*a[:5], with_value=False, forward=forward)
+    def _entry_grad(self, program, spec, forward=False):
+        return self._grad_wrapper(program, spec, with_value=False, forward=forward)
 
-    def _entry_value_and_grad(self, *a, forward=False):
-        return self._grad_wrapper(*a[:5], with_value=True, forward=forward)
+    def _entry_value_and_grad(self, program, spec, forward=False):
+        return self._grad_wrapper(program, spec, with_value=True, forward=forward)
 
-    def _entry_grad_forward(self, *a):
-        return self._entry_grad(*a, forward=True)
+    def _entry_grad_forward(self, program, spec):
+        return self._entry_grad(program, spec, forward=True)
 
-    def _entry_value_and_grad_forward(self, *a):
-        return self._entry_value_and_grad(*a, forward=True)
+    def _entry_value_and_grad_forward(self, program, spec):
+        return self._entry_value_and_grad(program, spec, forward=True)
 
-    def _array_jacobian(self, program, fn, core, types, kinds, out_tree, direction):
+    def _array_jacobian(self, program, spec, direction):
         """jacfwd/jacrev where an argument or output is an array: one sweep per element."""
-        nums = self._diff_params(core, kinds, types)
-        mask = tuple(i in nums for i in range(len(kinds)))
-        outs = _output_kinds(types)
+        nums, diff = self._diff_leaves(spec)
+        core, outs = spec.core, spec.outputs
+        mask = tuple(j in diff for j in range(len(spec.kinds)))
         _check_all_float(core, outs, self.mode)
-        derivative = program.request(fn, kinds, "jvp" if direction == "forward" else "vjp", mask)
-        primal = program.request(fn, kinds, "primal", None) if direction == "reverse" else None
+        derivative = program.request(spec.fn, spec.kinds, "jvp" if direction == "forward" else "vjp", mask)
+        primal = program.request(spec.fn, spec.kinds, "primal", None) if direction == "reverse" else None
         results = [f"_o{i}" for i in range(len(outs))]
-        blocks = [f"_j{i}_{n}" for i in range(len(outs)) for n in nums]
-        body = _sweeps(direction, derivative, core.params, nums, outs, results, blocks, primal)
+        blocks = {(i, j): f"_j{i}_{j}" for i in range(len(outs)) for j in diff}
+        body = _sweeps(direction, derivative, core.params, diff, outs, results, list(blocks.values()), primal)
+        returned = [blocks.get((i, j), ast.Constant(0.0))
+                    for i in range(len(outs)) for n in nums for j in spec.leaves(n)]
         entry = program.unique(f"{core.name}_{self.mode}")
-        program.add(_function(entry, core.params, body, blocks))
-        return entry, _jacobian_tree(out_tree, self.argnums, nums)
+        program.add(_function(entry, core.params, body, returned))
+        return entry, _jacobian_tree(spec, self.argnums, nums)
 
-    def _has_arrays(self, core, types, kinds):
-        nums = _argnums_tuple(self.argnums)
-        return any(isinstance(kinds[n], K.Array) for n in nums if n < len(kinds)) or \
-            any(isinstance(k, K.Array) for k in _output_kinds(types))
+    def _has_arrays(self, spec):
+        nums = [n for n in _argnums_tuple(self.argnums) if 0 <= n < len(spec.trees)]
+        return any(isinstance(spec.kinds[j], K.Array) for n in nums for j in spec.leaves(n)) or \
+            any(isinstance(k, K.Array) for k in spec.outputs)
 
-    def _entry_jacfwd(self, program, fn, core, types, kinds, out_tree):
-        if self._has_arrays(core, types, kinds):
-            return self._array_jacobian(program, fn, core, types, kinds, out_tree, "forward")
-        nums = self._diff_params(core, kinds, types)
-        mask = tuple(i in nums for i in range(len(kinds)))
-        jvp = program.request(fn, kinds, "jvp", mask)
-        outs = _output_kinds(types)
-        float_outs = [i for i, k in enumerate(outs) if K.is_float(k)]
+    def _entry_jacfwd(self, program, spec):
+        if self._has_arrays(spec):
+            return self._array_jacobian(program, spec, "forward")
+        nums, diff = self._diff_leaves(spec)
+        core, outs = spec.core, spec.outputs
+        jvp = program.request(spec.fn, spec.kinds, "jvp", tuple(j in diff for j in range(len(spec.kinds))))
         _check_all_float(core, outs, "jacfwd")
-        body, columns = [], []
-        for j, n in enumerate(nums):
-            tangents = [ast.Constant(1.0 if m == n else 0.0) for m in sorted(set(nums))]
-            values = [f"_o{j}_{i}" for i in range(len(outs))]
-            dots = [f"_d{j}_{i}" for i in float_outs]
-            body.append(_unpack(values + dots, _call(jvp, core.params, tangents)))
-            columns.append(dots)
-        returned = [columns[j][i] for i in range(len(float_outs)) for j in range(len(nums))]
+        body, columns = [], {}
+        for c, j in enumerate(diff):          # one forward sweep per differentiated leaf
+            tangents = [ast.Constant(1.0 if m == j else 0.0) for m in diff]
+            values = [f"_o{c}_{i}" for i in range(len(outs))]
+            columns[j] = [f"_d{c}_{i}" for i in range(len(outs))]
+            body.append(_unpack(values + columns[j], _call(jvp, core.params, tangents)))
+        returned = [columns[j][i] if j in columns else ast.Constant(0.0)
+                    for i in range(len(outs)) for n in nums for j in spec.leaves(n)]
         entry = program.unique(f"{core.name}_jacfwd")
         program.add(_function(entry, core.params, body, returned))
-        return entry, _jacobian_tree(out_tree, self.argnums, nums)
+        return entry, _jacobian_tree(spec, self.argnums, nums)
 
-    def _entry_jacrev(self, program, fn, core, types, kinds, out_tree):
-        if self._has_arrays(core, types, kinds):
-            outs = _output_kinds(types)
-            if len(outs) == 1 and outs[0] == "float":      # a gradient: one reverse sweep
+    def _entry_jacrev(self, program, spec):
+        if self._has_arrays(spec):
+            if spec.out_tree is T.LEAF and spec.outputs[0] == "float":     # a gradient: one reverse sweep
                 self.has_aux = False
-                entry, tree = self._grad_wrapper(program, fn, core, types, kinds, with_value=False)
-                return entry, _jacobian_tree(out_tree, self.argnums, _argnums_tuple(self.argnums))
-            return self._array_jacobian(program, fn, core, types, kinds, out_tree, "reverse")
-        nums = self._diff_params(core, kinds, types)
-        mask = tuple(i in nums for i in range(len(kinds)))
-        vjp = program.request(fn, kinds, "vjp", mask)
-        outs = _output_kinds(types)
+                return self._grad_wrapper(program, spec, with_value=False)
+            return self._array_jacobian(program, spec, "reverse")
+        nums, diff = self._diff_leaves(spec)
+        core, outs = spec.core, spec.outputs
+        vjp = program.request(spec.fn, spec.kinds, "vjp", tuple(j in diff for j in range(len(spec.kinds))))
         _check_all_float(core, outs, "jacrev")
         body, returned = [], []
-        for i in range(len(outs)):
+        for i in range(len(outs)):            # one backward sweep per output
             seeds = [ast.Constant(1.0 if m == i else 0.0) for m in range(len(outs))]
             values = [f"_o{i}_{m}" for m in range(len(outs))]
-            bars = {n: f"_b{i}_{n}" for n in sorted(set(nums))}
+            bars = {j: f"_b{i}_{j}" for j in diff}
             body.append(_unpack(values + list(bars.values()), _call(vjp, core.params, seeds)))
-            returned += [bars[n] for n in nums]
+            returned += [bars.get(j, ast.Constant(0.0)) for n in nums for j in spec.leaves(n)]
         entry = program.unique(f"{core.name}_jacrev")
         program.add(_function(entry, core.params, body, returned))
-        return entry, _jacobian_tree(out_tree, self.argnums, nums)
+        return entry, _jacobian_tree(spec, self.argnums, nums)
 
 
 def _output_kinds(types):
     return types.result.items if isinstance(types.result, K.Tuple) else (types.result,)
 
 
-def _tree_of(kind):
-    return tuple(_tree_of(k) for k in kind.items) if isinstance(kind, K.Tuple) else "leaf"
+def _per_argnum(argnums, nums, trees):
+    """The structure of one value per argument asked for: a tree, or a tuple of trees."""
+    return trees[argnums] if isinstance(argnums, int) else T.tuple_of(trees[n] for n in nums)
 
 
-def _inner_tree(fn, kinds, core):
-    if isinstance(fn, Transformed):
-        return fn.out_tree(kinds)
-    return "leaf" if len(core.outputs) == 1 else tuple("leaf" for _ in core.outputs)
-
-
-def _jacobian_tree(out_tree, argnums, nums):
-    inner = "leaf" if isinstance(argnums, int) else tuple("leaf" for _ in nums)
-    return _map_leaves(out_tree, lambda: inner)
+def _jacobian_tree(spec, argnums, nums):
+    inner = _per_argnum(argnums, nums, spec.trees)
+    return T.map_leaves(spec.out_tree, lambda _: inner)
 
 
 def _check_all_float(core, outs, what):
@@ -438,8 +514,9 @@ def _unpack(names_, value):
 
 
 def _function(fn_name, params, body, returned):
-    value = name(returned[0]) if len(returned) == 1 else \
-        ast.Tuple(elts=[name(r) for r in returned], ctx=ast.Load())
+    """A function returning ``returned``: names, or expressions (zeros for int leaves)."""
+    returned = [name(r) if isinstance(r, str) else r for r in returned]
+    value = returned[0] if len(returned) == 1 else ast.Tuple(elts=returned, ctx=ast.Load())
     args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[],
                          kw_defaults=[], defaults=[])
     fn = ast.FunctionDef(name=fn_name, args=args, body=body + [ast.Return(value=value)],
@@ -548,9 +625,18 @@ def jvp(fun, primals=None, tangents=None, *, backend=None):
         raise TypeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     t = _cached(fun, "jvp", backend)
     args = t.bind(primals, {})
-    kinds = t.kinds(args)
-    floats = [_like(tan, k, p) for tan, k, p in zip(tangents, kinds, args) if K.is_float(k)]
-    return t.entry(kinds)(*args, *floats)
+    kinds, flat_args = t.kinds_and_leaves(args)
+    flat_tangents = []
+    for i, (tangent, kind) in enumerate(zip(tangents, kinds)):
+        leaves, tree = T.flatten(tangent)
+        expected = kind.tree if isinstance(kind, K.Tree) else T.LEAF
+        if tree != expected:
+            raise TypeError(f"jvp: primal and tangent arguments must have the same pytree structure; "
+                            f"primal {i} is {expected!r}, its tangent {tree!r}")
+        flat_tangents += leaves
+    floats = [_like(tan, k, p) for tan, k, p in zip(flat_tangents, _leaf_kinds(kinds), flat_args)
+              if K.is_float(k)]
+    return t.entry(kinds)(*flat_args, *floats)
 
 
 def _like(value, kind, primal=None):
@@ -566,41 +652,44 @@ def _like(value, kind, primal=None):
 
 
 def vjp(fun, *primals, has_aux=False, backend=None):
-    """(primal_out, vjp_fn) or, with has_aux, (primal_out, vjp_fn, aux)."""
+    """(primal_out, vjp_fn) or, with has_aux, (primal_out, vjp_fn, aux); pytrees alike."""
     if (backend or default_backend()) == "cuda":
         raise ValueError("vjp evaluates at given primals on the host; inside kernels use "
                          "grad(f, backend='cuda') or value_and_grad(f, backend='cuda')")
     t = _cached(fun, "vjp", backend)
     args = t.bind(primals, {})
-    kinds = t.kinds(args)
+    kinds, flat_args = t.kinds_and_leaves(args)
     entry = t.entry(kinds)
-    tree = entry.tree[0]
-    fn = P.concrete(fun, kinds)
-    out_kinds = _output_kinds(P.types_of(fn, kinds))
-    is_float = [K.is_float(k) for k in out_kinds]
+    leaf_kinds = _leaf_kinds(kinds)
+    out_tree = entry.tree.children[0]
+    if has_aux and not (isinstance(out_tree, T.Node) and out_tree.type in (tuple, list)
+                        and len(out_tree.children) == 2):
+        raise TypeError(f"vjp with has_aux=True needs {getattr(fun, '__name__', fun)} to return a pair "
+                        f"(value, aux); it returns {out_tree!r}")
+    value_tree = out_tree.children[0] if has_aux else out_tree
     out = _cached(fun, "jit", backend)(*args)
-    float_params = [i for i, k in enumerate(kinds) if K.is_float(k)]
+    out_leaves = T.flatten(out)[0]
 
     def vjp_fn(ct):
-        cts = (ct,) if tree == "leaf" else _flatten(ct if not has_aux else (ct, _zeros_like(out[1])))
-        if len(cts) != len(is_float):
-            raise TypeError(f"vjp_fn: the cotangent must have the structure of the output {out!r}")
-        result = entry(*args, *[_like(c, k) for c, k, f in zip(cts, out_kinds, is_float) if f])
-        bars = dict(zip(float_params, result[1:]))
-        return tuple(bars.get(i, 0.0) for i in range(len(args)))
+        cts, tree = T.flatten(ct)
+        if tree != value_tree:
+            raise TypeError(f"vjp_fn: the cotangent must have the structure of the output, "
+                            f"{value_tree!r}; got {tree!r}")
+        cts += [0.0] * (len(out_leaves) - len(cts))        # aux carries no cotangent
+        seeds = [_like(c, k, o) for c, k, o in zip(cts, entry.outputs, out_leaves) if K.is_float(k)]
+        bars = iter(entry(*flat_args, *seeds)[1:])
+        leaves = [next(bars) if K.is_float(k) else 0.0 for k in leaf_kinds]
+        return tuple(_unflatten_arguments(kinds, leaves))
     if has_aux:
         return out[0], vjp_fn, out[1]
     return out, vjp_fn
 
 
-def _flatten(tree):
-    if isinstance(tree, tuple):
-        return [leaf for t in tree for leaf in _flatten(t)]
-    return [tree]
-
-
-def _zeros_like(tree):
-    return tuple(_zeros_like(t) for t in tree) if isinstance(tree, tuple) else 0.0
+def _unflatten_arguments(kinds, leaves):
+    """One value per argument from the leaves of all of them."""
+    it = iter(leaves)
+    for k in kinds:
+        yield T.unflatten(k.tree, [next(it) for _ in k.leaves]) if isinstance(k, K.Tree) else next(it)
 
 
 _transform_cache = {}

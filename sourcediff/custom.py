@@ -9,6 +9,8 @@ import functools
 import inspect
 from dataclasses import dataclass
 
+from . import pytree
+
 
 class RuleMissing(AttributeError):
     """A custom function is differentiated before its rule was defined."""
@@ -35,6 +37,9 @@ class _Custom:
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
+
+    def __deepcopy__(self, memo):       # a function: copies of the ASTs calling it call it too
+        return self
 
     @property
     def diff_argnums(self):
@@ -96,18 +101,25 @@ class custom_vjp(_Custom):
 
 @dataclass(frozen=True)
 class CustomCall:
-    """A custom function with its function-valued non-differentiable arguments bound."""
+    """A custom function with its function-valued non-differentiable arguments bound,
+    specialised on the pytree structures of its arguments (``trees``, one per parameter;
+    empty when every argument is a single value)."""
     custom: object
     static: tuple = ()      # (position, function) pairs
+    trees: tuple = ()
 
     @property
     def static_positions(self):
         return {i for i, _ in self.static}
 
+    def tree(self, i):
+        return self.trees[i] if self.trees else pytree.LEAF
+
     def positions(self):
-        """Original argument positions of the arguments a call passes."""
+        """The original argument position of each value a call passes: one per leaf."""
         count = len(self.custom.signature.parameters)
-        return [i for i in range(count) if i not in self.static_positions]
+        return [i for i in range(count) if i not in self.static_positions
+                for _ in range(pytree.num_leaves(self.tree(i)))]
 
 
 def is_custom(value):

@@ -1,12 +1,14 @@
 """Kinds of values: what a generated function is specialised on.
 
 Scalars are the strings "bool", "int" and "float"; arrays are ``Array``;
-fixed-length tuples are ``Tuple``.  Integers and booleans are never
-differentiated.
+fixed-length tuples (several results) are ``Tuple``; an argument that is a
+pytree is a ``Tree``.  Integers and booleans are never differentiated.
 """
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import pytree
 
 SCALARS = ("bool", "int", "float")
 
@@ -35,6 +37,25 @@ class Tuple:
 
 
 @dataclass(frozen=True)
+class Tree:
+    """An argument that is a pytree: its structure and the kinds of its leaves, in order."""
+    tree: object
+    leaves: tuple
+
+    def __str__(self):
+        kinds = iter(self.leaves)
+        return repr(pytree.map_leaves(self.tree, lambda _: _Shown(next(kinds))))
+
+
+class _Shown:
+    def __init__(self, kind):
+        self.kind = kind
+
+    def __repr__(self):
+        return str(self.kind)
+
+
+@dataclass(frozen=True)
 class List:
     """A list of arrays (reverse mode keeps the arrays a name was bound to in one)."""
     item: object
@@ -55,9 +76,6 @@ def of_value(value):
         if value.dtype.kind not in "biuf":
             return None
         return Array(str(value.dtype), value.ndim)
-    if isinstance(value, tuple):
-        items = tuple(of_value(v) for v in value)
-        return None if None in items else Tuple(items)
     return None
 
 

@@ -1,8 +1,8 @@
 """sd.vectorize: a NumPy ufunc of a scalar function or of a transformed one, built by numba.vectorize."""
 import inspect
 
+from . import pytree
 from .api import Transformed, guess_kinds
-from .transform import program as P
 
 TARGETS = ("cpu", "parallel", "cuda")
 NUMBA_TYPES = {"float": "float64", "int": "int64", "bool": "boolean"}
@@ -33,11 +33,10 @@ def vectorize(fun, *, target="cpu"):
     if backend == "cuda":
         transformed.device_function()       # a clear error if numba-cuda is missing
     entry = transformed.entry(kinds)
-    if entry.tree != "leaf":
+    if entry.tree is not pytree.LEAF:
         raise TypeError(f"vectorize needs a function with one scalar result; the {transformed.mode} of "
-                        f"{name} returns a tuple of {len(entry.tree)}: vectorize each part separately")
-    result = P.types_of(P.concrete(transformed.fn, kinds), kinds).result if transformed.mode == "jit" \
-        else "float"
+                        f"{name} returns {entry.tree!r}: vectorize each part separately")
+    result = entry.outputs[0] if transformed.mode == "jit" else "float"
     if result not in NUMBA_TYPES:
         raise TypeError(f"vectorize needs a function with one scalar result; {name} returns {result}")
     signature = f"{NUMBA_TYPES[result]}({', '.join(NUMBA_TYPES[k] for k in kinds)})"

@@ -101,10 +101,10 @@ def test_cli_show(tmp_path, mode, signature):
 
 
 def test_cli_reports_transform_errors(tmp_path):
-    (tmp_path / "bad.py").write_text("def f(x):\n    return [x][0]\n")
+    (tmp_path / "bad.py").write_text("def f(x):\n    return {x, 1.0}\n")
     out = cli("show", f"{tmp_path / 'bad.py'}:f")
     assert out.returncode == 1
-    assert "line 2" in out.stderr and "lists are not supported" in out.stderr
+    assert "line 2" in out.stderr and "sets are not supported" in out.stderr
 
 
 def test_cli_unknown_function(tmp_path):

@@ -52,7 +52,7 @@ def _flows(core, types):
         if is_write(stmt):
             yield sources, [stmt.targets[0].value.id]
         elif op_kind(stmt.value) == "custom" and stmt.value.sd_residuals:
-            yield sources, targets(stmt)[:1]       # residuals carry no derivative
+            yield sources, targets(stmt)[:-stmt.value.sd_residuals]       # residuals carry no derivative
         else:
             yield sources, targets(stmt)
 

@@ -117,7 +117,7 @@ def custom_reads(stmt):
     if expr.sd_residuals or isinstance(expr.sd_custom.custom, custom_vjp):
         nondiff = expr.sd_custom.custom.nondiff_argnums
         kept = [a for a, p in zip(expr.args, expr.sd_positions) if p in nondiff]
-        return set(names(kept)) | set(targets(stmt)[1:])
+        return set(names(kept)) | set(targets(stmt)[len(targets(stmt)) - expr.sd_residuals:])
     return set(names(expr.args))
 
 

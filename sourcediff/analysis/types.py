@@ -97,8 +97,9 @@ class Types:
                 return out
             # fwd calls the custom function itself: its residuals may not be known yet
             fwd = self.callee_result(expr.sd_fwd, tuple(args), stmt)
-            residuals = fwd.items[1:] if isinstance(fwd, K.Tuple) else (None,) * expr.sd_residuals
-            return K.Tuple((out,) + tuple(residuals))
+            residuals = fwd.items[-expr.sd_residuals:] if isinstance(fwd, K.Tuple) else (None,) * expr.sd_residuals
+            outs = out.items if isinstance(out, K.Tuple) else (out,)
+            return K.Tuple(tuple(outs) + tuple(residuals))
         if kind == "array":
             kinds = [self.of(a) for a in expr.sd_args]
             if None in kinds:

@@ -9,6 +9,7 @@ the generated module, so sourcediff imports without numba-cuda.
 """
 import ast
 
+from .. import pytree
 from ..errors import error_at
 from . import cuda_lower
 
@@ -48,7 +49,7 @@ def prepare(program, functions, entry, tree, max_trips):
     for fn in functions:
         cuda_lower.lower(fn, max_trips)
         fn.sd_python_only = False        # on the GPU the entry is device code too
-    if tree == "leaf" or all(t == "leaf" for t in tree):
+    if pytree.is_flat(tree):
         return functions, entry          # flat already
     if hand_built:
         entry_def.body[-1].value = _nest(tree, iter(entry_def.body[-1].value.elts))
@@ -57,20 +58,17 @@ def prepare(program, functions, entry, tree, max_trips):
     return functions + [wrapper], wrapper.name
 
 
-def _leaves(tree):
-    return 1 if tree == "leaf" else sum(_leaves(t) for t in tree)
-
-
 def _nest(tree, flat):
-    if tree == "leaf":
+    """The leaves ``flat`` nested as ``tree``, its containers all tuples in device code."""
+    if tree is pytree.LEAF:
         return next(flat)
-    return ast.Tuple([_nest(t, flat) for t in tree], ast.Load())
+    return ast.Tuple([_nest(t, flat) for t in tree.children], ast.Load())
 
 
 def _nesting_wrapper(name, callee, tree):
     """``def name(params): r0, r1, ... = callee(params); return <r nested as tree>``."""
     params = [a.arg for a in callee.args.args]
-    results = [f"_r{i}" for i in range(_leaves(tree))]
+    results = [f"_r{i}" for i in range(pytree.num_leaves(tree))]
     target = ast.Tuple([ast.Name(r, ast.Store()) for r in results], ast.Store())
     call = ast.Call(ast.Name(callee.name, ast.Load()), [ast.Name(p, ast.Load()) for p in params], [])
     body = [ast.Assign([target], call),

@@ -6,9 +6,7 @@ from ..errors import error_at
 STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.If, ast.For, ast.While,
               ast.Break, ast.Continue, ast.Return, ast.Pass, ast.Expr)
 EXPRESSIONS = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call,
-               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.Slice)
-LIST_ADVICE = ("lists are not supported here (only as the argument of np.array([...]) or np.concatenate([...])); "
-               "use a tuple for fixed groups of values or a NumPy array")
+               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.Slice, ast.List, ast.Dict)
 HELPER = (ast.Load, ast.Store, ast.keyword, ast.operator, ast.unaryop, ast.cmpop,
           ast.boolop, ast.arguments, ast.arg, ast.alias)
 
@@ -31,7 +29,6 @@ ADVICE = {
     ast.Await: "async code is not supported",
     ast.NamedExpr: "assignment expressions (:=) are not supported; assign on a separate line",
     ast.JoinedStr: "strings are not supported in differentiated code",
-    ast.Dict: "dicts are not supported inside differentiated code",
     ast.Set: "sets are not supported",
     ast.Starred: "star-arguments are not supported; pass arguments by position",
     ast.Assert: "assert is not supported in differentiated code",
@@ -44,7 +41,8 @@ ADVICE = {
 SUPPORTED = ("supported are: numbers, operators, math/NumPy scalar functions, if/elif/else, "
              "for over range(...), while, break, continue, return, tuple unpacking, "
              "calls to plain Python functions, NumPy arrays (elements, slices, writes) and "
-             "NumPy functions on them")
+             "NumPy functions on them, and pytrees (tuples, lists, dicts, namedtuples) read "
+             "with constant keys")
 
 
 def check(source):
@@ -54,12 +52,8 @@ def check(source):
     if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
         raise error_at(fn, source, "sourcediff needs plain positional parameters "
                        "(no *args, **kwargs, keyword-only or positional-only markers)")
-    in_calls = {id(n) for call in ast.walk(fn) if isinstance(call, ast.Call)
-                for arg in call.args for n in ast.walk(arg) if isinstance(n, ast.List)}
     for stmt in fn.body:
         for node in ast.walk(stmt):
-            if isinstance(node, ast.List) and id(node) not in in_calls:
-                raise error_at(node, source, LIST_ADVICE)
             _check_node(node, source)
 
 
@@ -83,14 +77,14 @@ def _check_node(node, source):
         raise error_at(node, source, "an expression statement has no effect on the result; "
                        "assign its value or remove it")
     if isinstance(node, ast.Constant) and not isinstance(node.value, (bool, int, float)):
-        if not isinstance(node.value, str):
+        if not isinstance(node.value, str) and node.value is not None:
             raise error_at(node, source, f"constants of type {type(node.value).__name__} are "
                            "not supported; use int, float or bool")
     if isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn, ast.Is, ast.IsNot))
                                              for op in node.ops):
         raise error_at(node, source, "`in` and `is` comparisons are not supported; "
                        "compare numbers with < <= > >= == !=")
-    if not isinstance(node, STATEMENTS + EXPRESSIONS + HELPER + (ast.List,)):
+    if not isinstance(node, STATEMENTS + EXPRESSIONS + HELPER):
         raise error_at(node, source, f"{type(node).__name__} is not supported; {SUPPORTED}")
 
 

@@ -20,6 +20,7 @@ import copy
 import inspect
 from dataclasses import dataclass, field
 
+from .. import pytree
 from ..custom import CustomCall, custom_vjp
 from ..errors import error_at
 from ..rules import arrays, scalar
@@ -294,12 +295,11 @@ class Atomizer(ArrayCalls):
     def emit(self, node):
         value = getattr(node, "value", None)
         if isinstance(node, ast.Assign) and getattr(value, "sd_residuals", 0):
-            # a custom_vjp call also binds its residuals, which the backward sweep reads
+            # a custom_vjp call also binds its residuals (after its results), which the backward sweep reads
             first = node.targets[0]
-            if not isinstance(first, ast.Name):
-                raise self.error(node, "a custom_vjp function with residuals must return one value here")
             residuals = [name(self.names.fresh("_res"), ast.Store()) for _ in range(value.sd_residuals)]
-            node.targets = [ast.Tuple(elts=[first] + residuals, ctx=ast.Store())]
+            outputs = first.elts if isinstance(first, ast.Tuple) else [first]
+            node.targets = [ast.Tuple(elts=outputs + residuals, ctx=ast.Store())]
         self.out.append(node)
 
     def _statement(self, stmt):
@@ -377,7 +377,7 @@ class Atomizer(ArrayCalls):
         if isinstance(value, ast.Call):
             call = self.operation(value)
             fn = getattr(call, "sd_func", None) or getattr(call, "sd_body", None)
-            count = self.arity(fn) if fn is not None and not getattr(call, "sd_residuals", 0) else 1
+            count = self.arity(fn) if fn is not None else 1
             temps = [self.names.fresh("_t") for _ in range(count)]
             target = name(temps[0], ast.Store()) if count == 1 else \
                 ast.Tuple(elts=[name(t, ast.Store()) for t in temps], ctx=ast.Store())
@@ -427,7 +427,7 @@ class Atomizer(ArrayCalls):
         if isinstance(value, ast.Call):
             call = self.operation(value)
             fn = getattr(call, "sd_func", None) or getattr(call, "sd_body", None)
-            if fn is not None and not getattr(call, "sd_residuals", 0):
+            if fn is not None:
                 arity = self.arity(fn)
                 if arity != len(names_):
                     raise self.error(stmt, f"{call.func.id} returns {arity} value(s); "
@@ -636,33 +636,33 @@ class Atomizer(ArrayCalls):
         call_ref = target if isinstance(target, CustomCall) else CustomCall(target)
         custom = call_ref.custom
         positions = call_ref.positions()
-        if isinstance(target, CustomCall):        # generated code passes the non-static arguments
-            values = dict(zip(positions, node.args))
+        if isinstance(target, CustomCall):        # the non-static arguments, leaf by leaf
+            values = list(zip(positions, node.args))
         else:
             try:
                 bound = custom.signature.bind(*node.args, **{k.arg: k.value for k in node.keywords})
             except TypeError as e:
                 raise self.error(node, f"call of {text}: {e}") from None
-            values = {}
+            values = []
             for i, param in enumerate(custom.signature.parameters.values()):
                 if param.name in bound.arguments:
-                    values[i] = bound.arguments[param.name]
+                    values.append((i, bound.arguments[param.name]))
                 elif isinstance(param.default, (bool, int, float)):
-                    values[i] = ast.Constant(param.default)
+                    values.append((i, ast.Constant(param.default)))
                 else:
                     raise self.error(node, f"call of {text}: parameter {param.name} needs a value")
         static, atoms, used = list(call_ref.static), [], []
-        for i in positions:
-            ref = resolve(values[i], self.source, self.local) if isinstance(values[i], (ast.Name, ast.Attribute)) else None
+        for i, value in values:
+            ref = resolve(value, self.source, self.local) if isinstance(value, (ast.Name, ast.Attribute)) else None
             if ref is not None and ref.kind in ("func", "rule", "custom"):
                 if i not in custom.nondiff_argnums:
                     raise self.error(node, f"argument {i} of {custom.name} is a function; pass functions "
                                      "to custom functions as non-differentiable arguments (nondiff_argnums)")
                 static.append((i, ref.value))
                 continue
-            atoms.append(self.atom(values[i]))
+            atoms.append(self.atom(value))
             used.append(i)
-        call_ref = CustomCall(custom, tuple(static))
+        call_ref = CustomCall(custom, tuple(static), call_ref.trees)
         call = ast.Call(func=name(custom.name), args=atoms, keywords=[])
         call.sd_custom = call_ref
         call.sd_positions = used
@@ -670,7 +670,7 @@ class Atomizer(ArrayCalls):
         call.sd_residuals = 0
         if isinstance(custom, custom_vjp) and custom.fwd is not None:
             call.sd_fwd = custom_rules.fwd_rule(call_ref)
-            call.sd_residuals = len(custom_rules.leaves(call.sd_fwd.residuals))
+            call.sd_residuals = pytree.num_leaves(custom_rules.residuals(call_ref))
         return ast.copy_location(call, node)
 
     def _array_name(self, node):

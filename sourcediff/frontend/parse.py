@@ -1,4 +1,8 @@
-"""Read a user's function: its source, its AST and the values its names refer to."""
+"""Read a user's function: its source, its AST and the values its names refer to.
+
+Functions sourcediff builds from a user's (flattened rules, pytree leaves)
+are ``Synthetic``: an AST with a ``BoundSource`` naming what it refers to.
+"""
 import ast
 import builtins
 import functools
@@ -33,6 +37,39 @@ class Source:
         if hasattr(builtins, name):
             return getattr(builtins, name)
         raise KeyError(name)
+
+
+class BoundSource(Source):
+    """A parsed function whose names ``bindings`` override the function's own."""
+
+    def __init__(self, fn, node, filename, bindings):
+        super().__init__(fn, node, filename)
+        self.bindings = bindings
+
+    def lookup(self, name):
+        if name in self.bindings:
+            return self.bindings[name]
+        return super().lookup(name)
+
+
+class Synthetic:
+    """A function sourcediff built from a user's: an AST, its names, where it came from."""
+
+    def __init__(self, source, label):
+        self.sd_source = source
+        self.__name__ = source.node.name
+        self.label = label
+
+    def __repr__(self):
+        return f"<sourcediff {self.label}>"
+
+    def __deepcopy__(self, memo):       # a function: copies of the ASTs naming it name it too
+        return self
+
+    @property
+    def signature(self):
+        return inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                  for p in (a.arg for a in self.sd_source.node.args.args)])
 
 
 def python_function(fn):

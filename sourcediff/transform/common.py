@@ -3,7 +3,9 @@ import ast
 import copy
 
 from .. import kinds as K
+from .. import pytree
 from ..analysis.dataflow import op_kind
+from ..frontend import custom_rules
 from ..frontend.nodes import instantiate
 from ..rules import arrays
 
@@ -28,7 +30,9 @@ def emit_primal(stmt, types, program):
                 node.func = ast.Name(program.request(fn, call_args_kinds(node, types), "primal", None),
                                      ast.Load())
     if isinstance(new, ast.Assign) and getattr(new.value, "sd_residuals", 0):
-        new.targets = [new.targets[0].elts[0]]
+        outputs = new.targets[0].elts[:-new.value.sd_residuals]
+        one = len(outputs) == 1 and custom_rules.out_tree(new.value.sd_custom) in (pytree.LEAF, None)
+        new.targets = [outputs[0] if one else ast.Tuple(elts=outputs, ctx=ast.Store())]
     return new
 
 

@@ -338,7 +338,7 @@ class Reverse:
         custom.check_defined()
         if isinstance(custom, custom_vjp):      # out, *residuals = fwd(*args)
             fwd = self.program.request(expr.sd_fwd, call_args_kinds(expr, self.types), "primal", None)
-            target = copy.deepcopy(stmt.targets[0]) if expr.sd_residuals else name(targets(stmt)[0], ast.Store())
+            target = ast.Tuple(elts=[name(t, ast.Store()) for t in targets(stmt)], ctx=ast.Store())
             return assign(target, ast.Call(func=name(fwd), args=copy.deepcopy(expr.args), keywords=[]), stmt)
         rule = custom_rules.jvp_rule(expr.sd_custom)         # primal output from the JVP rule
         nondiff, diff = custom_parts(expr)
@@ -697,13 +697,13 @@ class Reverse:
         active_diff = [a for a in diff if self.is_active(a)]
         self_ref, code = self._call_prologue(stmt, outs, custom_reads(stmt))
         got = [self.naming.fresh("_b") for _ in active_diff]
-        if isinstance(custom, custom_vjp):          # cotangents = bwd(*nondiff, *residuals, out_bar)
-            value = outs[0]
-            out_bar = name(self.bar(value)) if value in self.active else ast.Constant(0.0)
-            args = [copy.deepcopy(a) for a in nondiff] + [name(r) for r in outs[1:]]
-            kinds = tuple(self.types.of(a) for a in args) + ("float",)
+        if isinstance(custom, custom_vjp):          # cotangents = bwd(*nondiff, *residuals, *out_bars)
+            values = outs[:len(outs) - expr.sd_residuals]
+            out_bars = [name(self.bar(v)) if v in self.active else ast.Constant(0.0) for v in values]
+            args = [copy.deepcopy(a) for a in nondiff] + [name(r) for r in outs[len(values):]]
+            kinds = tuple(self.types.of(a) for a in args) + ("float",) * len(values)
             callee = self.program.request(custom_rules.bwd_rule(expr.sd_custom), kinds, "primal", None)
-            args.append(out_bar)
+            args += out_bars
             results = [got[active_diff.index(a)] if a in active_diff else "_" for a in diff]
         else:       # the VJP of the rule with respect to its tangents is the transposed JVP
             args = [copy.deepcopy(a) for a in nondiff + diff] + [ast.Constant(0.0) for _ in diff]
