@@ -98,6 +98,38 @@ def heat_reaction(u0, c, steps):
     return np.sum(u * u) + u[n // 2]
 
 
+def _diffuse(u, c):
+    """One heat step as a helper returning a new array."""
+    new = u.copy()
+    new[1:-1] = u[1:-1] + c * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+    return new
+
+
+def heat_helper(u0, c, steps):
+    """The grid rebound to a helper's result each step (``u = _diffuse(u, c)``)."""
+    u = u0
+    for _ in range(steps):
+        u = _diffuse(u, c)
+    return np.sum(np.sin(u) * u)
+
+
+def _relax(u, c):
+    """One heat step as a helper writing into its argument."""
+    n = u.shape[0]
+    for i in range(1, n - 1):
+        u[i] = u[i] + c * (u[i + 1] - 2.0 * u[i] + u[i - 1]) * u[i]
+    return 0.0
+
+
+def heat_helper_in_place(u0, c, steps):
+    """The grid updated in place by a helper (its result, a dummy, assigned to a name:
+    a bare call statement is rejected)."""
+    u = u0.copy()
+    for _ in range(steps):
+        _ = _relax(u, c)
+    return np.sum(np.sin(u) * u)
+
+
 # ====================================================================== matrix-vector
 
 def matvec_loop(A, x):
@@ -288,6 +320,84 @@ def implicit_euler(a, y0, steps):
     return np.sum(traj * traj)
 
 
+def conjugate_gradient(A, b, iters):
+    """Conjugate gradients in a while loop: x, r and p rebound every step."""
+    x = np.zeros(b.shape[0])
+    r = b - A @ x
+    p = r.copy()
+    rs = np.dot(r, r)
+    it = 0
+    while it < iters:
+        Ap = A @ p
+        alpha = rs / np.dot(p, Ap)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        rs_new = np.dot(r, r)
+        p = r + (rs_new / rs) * p
+        rs = rs_new
+        it += 1
+    return np.sum(x * x) + x[0]
+
+
+def gauss_seidel(A, b):
+    """Gauss-Seidel sweeps: x overwritten element by element, reading its new values."""
+    n = b.shape[0]
+    x = np.zeros(n)
+    for _ in range(12):
+        for i in range(n):
+            s = b[i]
+            for j in range(n):
+                if j != i:
+                    s -= A[i, j] * x[j]
+            x[i] = s / A[i, i]
+    return np.sum(x * x)
+
+
+def cholesky_logdet(A, b):
+    """Cholesky factorisation by triangular loops, then log det A + b^T A^-1 b."""
+    n = A.shape[0]
+    L = np.zeros((n, n))
+    for j in range(n):
+        s = A[j, j]
+        for k in range(j):
+            s -= L[j, k] * L[j, k]
+        L[j, j] = math.sqrt(s)
+        for i in range(j + 1, n):
+            t = A[i, j]
+            for k in range(j):
+                t -= L[i, k] * L[j, k]
+            L[i, j] = t / L[j, j]
+    z = np.zeros(n)
+    for i in range(n):
+        t = b[i]
+        for k in range(i):
+            t -= L[i, k] * z[k]
+        z[i] = t / L[i, i]
+    logdet = 0.0
+    for i in range(n):
+        logdet += 2.0 * math.log(L[i, i])
+    return logdet + np.dot(z, z)
+
+
+# ====================================================================== ODEs
+
+def _oscillator(y, k):
+    return np.array([y[1], -k * y[0] - 0.1 * y[1] * y[0] ** 2])
+
+
+def rk4_system(y0, k):
+    """Classic RK4 on a 2-D state: stages from a helper returning an array."""
+    h = 0.05
+    y = y0.copy()
+    for _ in range(20):
+        k1 = _oscillator(y, k)
+        k2 = _oscillator(y + 0.5 * h * k1, k)
+        k3 = _oscillator(y + 0.5 * h * k2, k)
+        k4 = _oscillator(y + h * k3, k)
+        y = y + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    return y[0] ** 2 + y[1]
+
+
 # ====================================================================== slices and views
 
 def views_read(A, x):
@@ -351,6 +461,15 @@ def recurrence_into_array(x, c):
     for i in range(1, n):
         y[i] = y[i - 1] * c + math.sin(x[i])
     return y[n - 1] ** 2 + np.sum(y)
+
+
+def delay_line(a, c):
+    """A shift register: the whole array moved up one place per step by a slice copy."""
+    b = a.copy()
+    for t in range(3):
+        b[1:] = b[:-1]
+        b[0] = c * (t + 1.0)
+    return np.sum(b * b) + b[-1] * c
 
 
 def stencil_2d(A, c):
@@ -564,6 +683,25 @@ def tensor_3d(T, c):
 
 # ====================================================================== inactive int / bool arrays
 
+def softmax_cross_entropy(W, X, labels):
+    """Mean softmax cross-entropy; int labels index each row of logits."""
+    logits = X @ W
+    s = 0.0
+    for i in range(X.shape[0]):
+        row = logits[i]
+        m = np.max(row)
+        s += m + np.log(np.sum(np.exp(row - m))) - row[labels[i]]
+    return s / X.shape[0]
+
+
+def outer_accumulate(X, w):
+    """A Gram-like matrix accumulated in place with ``G += np.outer(...)``."""
+    G = np.zeros((X.shape[1], X.shape[1]))
+    for i in range(X.shape[0]):
+        G += np.outer(X[i], X[i]) * w[i % w.shape[0]]
+    return np.sum(G * G) + np.trace(G)
+
+
 def masked_gather(w, X, idx, mask):
     """Int index and data arrays and a bool mask: inactive, they select and scale floats."""
     s = 0.0
@@ -642,6 +780,8 @@ V3 = _normal(3)
 W3 = _normal(3)
 V4 = _normal(4)
 M33 = _normal(3, 3) + 3.0 * np.eye(3)
+_M = _normal(3, 3)
+SPD = _M @ _M.T + 3.0 * np.eye(3)
 POWER_A = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, 0.2], [0.1, 0.2, 0.5]])
 INT_X = np.array([[2, -1], [1, 3], [-2, 1], [0, 2]], dtype=np.int64)
 INT_IDX = np.array([3, 0, 1, 1], dtype=np.int64)
@@ -655,6 +795,8 @@ CASES = [
     Case(heat_swap, [(U0, 0.2, 6), (U0[::-1].copy(), 0.35, 3)], (0, 1)),
     Case(heat_slices, [(U0, 0.2, 6), (U0[::-1].copy(), 0.35, 3)], (0, 1)),
     Case(heat_reaction, [(U0, 0.2, 5)], (0, 1)),
+    Case(heat_helper, [(U0, 0.2, 4)], (0, 1)),
+    Case(heat_helper_in_place, [(U0, 0.2, 4)], (0, 1)),
     Case(matvec_loop, [(A23, V3), (A33, W3)], (0, 1)),
     Case(power_iteration, [(POWER_A, np.array([1.0, 0.5, -0.2]), 8)], (0, 1)),
     Case(gmm_loops, [GMM_ARGS], (0, 1, 2, 3, 4)),
@@ -663,12 +805,17 @@ CASES = [
     Case(newton_history, [(2.0, 1.0), (0.3, 2.0)], (0, 1)),
     Case(fixed_point_history, [(np.array([0.1, 0.5, -0.3]), 0.7)], (0, 1)),
     Case(implicit_euler, [(0.8, 1.2, 5)], (0, 1)),
+    Case(conjugate_gradient, [(SPD, V3, 2)], (0, 1)),
+    Case(gauss_seidel, [(SPD, V3)], (0, 1)),
+    Case(cholesky_logdet, [(SPD, V3)], (0, 1)),
+    Case(rk4_system, [(np.array([1.0, 0.2]), 1.3)], (0, 1)),
     Case(views_read, [(A33, V3)], (0, 1)),
     Case(views_write, [(A23, 0.7)], (0, 1)),
     Case(column_views_loop, [(A23,)], (0,)),
     Case(slice_writes, [(V4, 0.6)], (0, 1)),
     Case(prefix_sums, [(V4,)], (0,)),
     Case(recurrence_into_array, [(V4, 0.8)], (0, 1)),
+    Case(delay_line, [(V4, 0.7)], (0, 1)),
     Case(stencil_2d, [(_normal(4, 5), 0.1)], (0, 1)),
     Case(rebind_expression, [(V4, 0.8)], (0, 1)),
     Case(accumulate_into, [(V4, 0.7)], (0, 1)),
@@ -687,6 +834,8 @@ CASES = [
     Case(broadcasting, [(A23, V3, 0.3)], (0, 1, 2)),
     Case(tensor_3d, [(_normal(2, 3, 2), 0.7)], (0, 1)),
     Case(masked_gather, [(V4, INT_X, INT_IDX, MASK)], (0,)),
+    Case(softmax_cross_entropy, [(_normal(3, 4), _normal(5, 3), np.array([0, 3, 1, 2, 1]))], (0, 1)),
+    Case(outer_accumulate, [(_normal(4, 3), np.array([0.5, -1.0, 2.0]))], (0, 1)),
 ]
 
 JACOBIAN_CASES = [

@@ -17,6 +17,11 @@ Operands of ``/``, ``**``, ``log`` and ``sqrt`` are kept positive by
 construction (``x / (1.0 + y * y)``, ``math.log(1.0 + z * z)``, ...), and
 ``exp`` only sees bounded arguments.
 
+``programs(arrays=True)`` draws from ``ArrayGen``: the same constructs plus a
+float array argument and local arrays (element, slice and view reads and
+writes, rebinding, elementwise NumPy expressions, reductions).  The scalar
+generator draws exactly as before (its hooks for ``ArrayGen`` draw nothing).
+
 ``traced_source(src)`` rewrites a program so that every branch decision
 (``if``/``while``/conditional-expression tests, ``min``/``max``/``abs``
 choices) is recorded, with the magnitude of every assigned and returned
@@ -598,11 +603,18 @@ class ArrayGen(Gen):
     def extra_params(self):
         return [("arr", "array")]
 
+    def start_function(self):
+        super().start_function()
+        if "tape_reservation" in KNOWN_ENGINE_BUGS and not self.loops_ok and self.chance(70):
+            self.loops_ok, self.returns_ok = True, False   # mostly loops: array code loops
+
     def prologue(self, scope):
-        """One or two local arrays to write into."""
+        """One or two local arrays to write into, often a loop over them."""
         lines = self.emit("newarr", scope, Ctx())
         if self.chance(40):
             lines += self.emit("newarr", scope, Ctx())
+        if self.loops_ok and self.chance(50):
+            lines += self.emit("for", scope, Ctx())
         return lines
 
     def result_terms(self, scope):

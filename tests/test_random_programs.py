@@ -30,12 +30,23 @@ checked at three random points (the transform is built once):
 message holds the whole module, the point and the call as a script to save
 and run.
 
+Array programs (``progen.ArrayGen``) add a float array argument ``arr`` of
+``progen.ARRAY_LEN`` elements and local arrays: element reads with index
+arithmetic, element, slice and view writes (``=``, ``+=``, ``-=``, ``*=``),
+arrays rebound and swapped in loops, elementwise NumPy expressions and
+reductions.  Each element of ``arr`` is a coordinate checked like a float
+argument (the same smoothness probes and finite differences); the gradient
+must be an array of ``arr``'s shape and dtype, and neither the program nor
+sourcediff may write into ``arr``.  100 run on ``backend="python"``, 3 small
+ones on ``backend="numba"``.
+
 Constructs the engine gets wrong today are left out of generation; each is
 named, with its bug, in ``progen.KNOWN_ENGINE_BUGS``.  Environment knobs:
 ``SD_RANDOM_PROGRAMS_ENABLE=name,...`` generates listed constructs again (to
 check a fix), ``SD_RANDOM_PROGRAMS_EXAMPLES=N`` changes the number of Python
-programs, ``SD_RANDOM_PROGRAMS_SHRINK=0`` reports failures unshrunk (shrinking
-takes minutes).
+programs (``SD_RANDOM_ARRAY_PROGRAMS_EXAMPLES=N``: of Python array programs),
+``SD_RANDOM_PROGRAMS_SHRINK=0`` reports failures unshrunk (shrinking takes
+minutes).
 """
 import importlib.util
 import itertools
@@ -57,8 +68,8 @@ import progen  # noqa: E402
 PYTHON_EXAMPLES = int(os.environ.get("SD_RANDOM_PROGRAMS_EXAMPLES", "400"))
 NUMBA_EXAMPLES = 20
 # programs with a float array argument and local arrays (progen.ArrayGen)
-PYTHON_ARRAY_EXAMPLES = int(os.environ.get("SD_RANDOM_ARRAY_PROGRAMS_EXAMPLES", "150"))
-NUMBA_ARRAY_EXAMPLES = 5
+PYTHON_ARRAY_EXAMPLES = int(os.environ.get("SD_RANDOM_ARRAY_PROGRAMS_EXAMPLES", "100"))
+NUMBA_ARRAY_EXAMPLES = 3
 POINTS = 3           # points checked per program (the transform is built once)
 
 RTOL = 1e-4          # finite differences against derivatives

@@ -34,7 +34,10 @@ class Forward:
         params = list(self.core.params) + [self.dot_name(p) for p, m in zip(self.core.params, self.mask) if m]
         body = self.block(self.core.body[:-1])
         outputs = self.core.outputs
-        dots = [self.dot(o) for o in outputs if K.is_float(self.types.of(o))]
+        dots = [self.dot(o) if self.dot(o).__class__ is ast.Name or not isinstance(self.types.of(o), K.Array)
+                else ast.Call(func=ast.Attribute(value=name("np"), attr="zeros_like", ctx=ast.Load()),
+                              args=[copy.deepcopy(o)], keywords=[])
+                for o in outputs if K.is_float(self.types.of(o))]
         values = [copy.deepcopy(o) for o in outputs] + dots
         body.append(ast.Return(value=ast.Tuple(elts=values, ctx=ast.Load())))
         args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[],

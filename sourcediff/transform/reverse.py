@@ -533,6 +533,8 @@ class Reverse:
             self.zeroed.discard(getattr(expr, "id", None))
             return code + self.finish(var, stmt)
         if kind == "read":            # one element: its adjoint goes back to that element
+            if not self.is_active(expr.value):
+                return self.finish(var, stmt)
             code = self.materialize(set(names(index_atoms(expr.slice))))
             element = ast.Subscript(value=name(self.bar(expr.value.id)), slice=copy.deepcopy(expr.slice),
                                     ctx=ast.Store())
@@ -724,9 +726,16 @@ class Reverse:
         if self.program.writes_arguments(expr.sd_func, call_args_kinds(expr, self.types)):
             raise self.array_error(stmt)     # its VJP would run again on arrays it already changed
         callee = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "vjp", mask)
-        self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
         bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
                 for o in outs if K.is_float(self.types.env[o])]
+        held = []      # an array rebound to the result (u = step(u)): its adjoint, before the old one returns
+        for k, bar in enumerate(bars):
+            if isinstance(bar, ast.Name) and self.is_array(outs[k]) and outs[k] in names(expr.args):
+                keep = self.naming.fresh("_g")
+                held.append(assign(keep, bar))
+                bars[k] = name(keep)
+        self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
+        code = held + code
         got = [self.naming.fresh("_b") for m in mask if m]
         elts = [name("_", ast.Store()) for _ in outs] + [name(g, ast.Store()) for g in got]
         call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars, keywords=[])
