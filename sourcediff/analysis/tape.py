@@ -153,7 +153,7 @@ def multiply_assigned(core):
     return {n for n, c in counts.items() if c > 1} | in_loop
 
 
-def _recomputable(core, types, groups):
+def _recomputable(core, types):
     """name -> its assignment, for values the backward sweep can evaluate again.
 
     A candidate is bound once, by a cheap operation, and read only later in
@@ -167,8 +167,6 @@ def _recomputable(core, types, groups):
             for t in targets(stmt):
                 defs.setdefault(t, []).append(stmt)
     loop_bound = {s.target.id for s in walk(core.body) if isinstance(s, ast.For)}
-    written = {n for s in walk(core.body) if is_write(s)
-               for n in groups.get(s.targets[0].value.id, {s.targets[0].value.id})}
     out = {}
 
     def visit(stmts):
@@ -177,7 +175,7 @@ def _recomputable(core, types, groups):
             if isinstance(stmt, ast.Assign) and len(targets(stmt)) == 1:
                 t = targets(stmt)[0]
                 if len(defs[t]) == 1 and t not in core.params and t not in loop_bound \
-                        and not isinstance(types.env.get(t), K.Array) and _cheap(stmt, written) \
+                        and not isinstance(types.env.get(t), K.Array) and _cheap(stmt) \
                         and t not in names(operands(stmt.value)) \
                         and not reads_outside(core.body, stmts[k + 1:], t, stmt):
                     candidates[t] = k
@@ -212,7 +210,7 @@ def _recomputable(core, types, groups):
     return out
 
 
-def _cheap(stmt, written):
+def _cheap(stmt):
     kind = op_kind(stmt.value)
     if kind == "rule":
         return stmt.value.sd_rule.name in CHEAP_RULES
@@ -251,7 +249,7 @@ def plan(core, types, active):
     """Decide, for a reverse sweep over ``core``, which variables are taped or recomputed."""
     result = Plan(active=set(active))
     groups = alias_groups(core, types)
-    result.recompute = _recomputable(core, types, groups)
+    result.recompute = _recomputable(core, types)
     multiple = multiply_assigned(core)
     order = _execution_order(core)
     while True:
