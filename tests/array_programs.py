@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import sourcediff as sd
+
 
 # ====================================================================== logistic regression
 
@@ -41,6 +43,31 @@ def logreg_rows(w, b, X, y):
         loss += np.log1p(np.exp(-z)) + (1.0 - y[k]) * z
         k += 1
     return loss / X.shape[0] + 0.01 * np.sum(w * w)
+
+
+@sd.custom_vjp
+def softplus(z):
+    return math.log1p(math.exp(-abs(z))) + max(z, 0.0)
+
+
+def _softplus_fwd(z):
+    return math.log1p(math.exp(-abs(z))) + max(z, 0.0), 1.0 / (1.0 + math.exp(-z))
+
+
+def _softplus_bwd(sigmoid, g):
+    return (g * sigmoid,)
+
+
+softplus.defvjp(_softplus_fwd, _softplus_bwd)
+
+
+def logreg_custom_vjp(w, b, X, y):
+    """The loss with a stable softplus whose VJP is a custom rule (residual: the sigmoid)."""
+    loss = 0.0
+    for i in range(X.shape[0]):
+        z = np.dot(X[i], w) + b
+        loss += softplus(z) - y[i] * z
+    return loss / X.shape[0]
 
 
 def logreg_numpy(w, b, X, y):
@@ -790,6 +817,7 @@ MASK = np.array([True, False, True, True])
 CASES = [
     Case(logreg_loop, [(W_LR, 0.3, X_LR, Y_LR)], (0, 1)),
     Case(logreg_rows, [(W_LR, 0.3, X_LR, Y_LR)], (0, 1)),
+    Case(logreg_custom_vjp, [(W_LR, 0.3, X_LR, Y_LR)], (0, 1)),
     Case(logreg_numpy, [(W_LR, 0.3, X_LR, Y_LR), (-W_LR, -0.2, X_LR, 1.0 - Y_LR)], (0, 1, 2)),
     Case(heat_copy, [(U0, 0.2, 6), (U0[::-1].copy(), 0.35, 3)], (0, 1)),
     Case(heat_swap, [(U0, 0.2, 6), (U0[::-1].copy(), 0.35, 3)], (0, 1)),

@@ -467,6 +467,9 @@ class Gen:
     def emit_extra(self, form, scope, ctx, fresh_only):
         raise AssertionError(form)
 
+    def extra_helpers(self):
+        return []
+
     def extra_params(self):
         return []
 
@@ -548,6 +551,7 @@ class Gen:
         helpers = []
         for _ in range(self.draw(st.integers(0, self.max_helpers))):
             helpers += self.helper() + ["", ""]
+        helpers += self.extra_helpers()
         n_float = self.draw(st.integers(1, 3))
         params = [(f"x{k}", "float") for k in range(n_float)]
         if self.allow_int and self.chance(50):
@@ -598,8 +602,27 @@ class ArrayGen(Gen):
     def __init__(self, draw, **kw):
         super().__init__(draw, **kw)
         self.imports = ["import math", "import numpy as np"]
+        self.array_helpers = []   # names of helpers taking and returning an array
 
     # ------------------------------------------------------------ where arrays enter
+    def extra_helpers(self):
+        """Up to two helpers ``gK(u, c)`` returning an array: an expression of ``u`` (and of a
+        copy of it written element by element, sometimes), called as ``buf = gK(buf, x0)``."""
+        lines = []
+        self.array_helpers = []
+        for _ in range(self.draw(st.integers(0, 2))):
+            name_ = f"g{len(self.array_helpers)}"
+            scope = Scope(floats=["c"], frozen=("c",), arrays=["u"])
+            body = []
+            if self.chance(50):
+                body += self.emit("newarr", scope, Ctx())
+                for _ in range(self.draw(st.integers(1, 2))):
+                    body += self.emit_extra("ewrite", scope, Ctx(), False)
+            body.append(f"return {self._fresh_array(self.aexpr(scope))}")
+            self.array_helpers.append(name_)
+            lines += [f"def {name_}(u, c):"] + _indent(body) + ["", ""]
+        return lines
+
     def extra_params(self):
         return [("arr", "array")]
 
@@ -659,8 +682,11 @@ class ArrayGen(Gen):
         if form == "reduce":
             a = self.pick(scope.arrays)
             loop = [i for i in scope.ints if i[0] in "ij"]
-            forms = ["sum", "sum", "mean", "dot", "method", "slice"] + ["suffix"] * bool(loop)
+            forms = ["sum", "sum", "mean", "dot", "method", "slice"] + ["suffix"] * bool(loop) + \
+                ["call", "call"] * bool(self.array_helpers)
             kind = self.pick(forms)
+            if kind == "call":
+                return f"np.sum({self.pick(self.array_helpers)}({a}, {self.expr(scope, 1)}))"
             if kind == "sum":
                 return f"np.sum({self.aexpr(scope, min(depth, 2))})"
             if kind == "mean":
@@ -720,6 +746,8 @@ class ArrayGen(Gen):
             return []
         local = [v for v in scope.arrays if _writable(v)]
         forms = ["newarr"] if len(local) < 3 else []
+        if self.array_helpers and (local and not fresh_only or len(local) < 3):
+            forms += ["acall"] * 3
         if local and not fresh_only:   # see KNOWN_ENGINE_BUGS["tape_reservation"]: fresh names only
             forms += ["ewrite"] * 3 + ["rebind", "slicewrite"] * 2 + ["stencil", "viewwrite"]
             if len(local) >= 2:
@@ -743,6 +771,15 @@ class ArrayGen(Gen):
 
     def emit_extra(self, form, scope, ctx, fresh_only):
         local = [v for v in scope.arrays if _writable(v)]
+        if form == "acall":   # an array helper's result, rebinding a local or in a fresh one
+            call = f"{self.pick(self.array_helpers)}({{}}, {self.expr(scope, 1)})"
+            if local and not fresh_only and self.chance(70):
+                t = self.pick(local)
+                return [f"{t} = {call.format(t)}"]
+            name_ = self.fresh("buf")
+            line = f"{name_} = {call.format(self.pick(scope.arrays))}"
+            scope.arrays.append(name_)
+            return [line]
         if form == "newarr":
             name_ = self.fresh("buf")
             kind = self.pick(("zeros", "copy", "expr", "full"))
