@@ -41,10 +41,6 @@ BACKEND_RTOL = 1e-10
 # Engine bugs, as repro ids of the report that came with these tests:
 VIEW_REFS = "D: Numba cannot compile the reference tape of a name bound to non-contiguous " \
             "views (A[:, j], U[1:-1, 1:-1]): AssertionError in list_to_list"
-JIT_IN_LOOP = "E: primal code (sd.jit, the output of sd.vjp, jacrev) keeps math.* for " \
-              "elementwise functions of arrays inside loops: TypeError"
-CUSTOM_IN_LOOP = "E: primal code (sd.jit, the output of sd.vjp) keeps the residual targets of a " \
-                 "custom_vjp call inside a loop: cannot unpack non-iterable float"
 ZERO_D = "F: a 0-d array argument does not compile on Numba (accumulate into a float)"
 HELPER_WRITES = "K: a helper that writes into its array argument: the write is lost to both " \
                 "modes (wrong gradient, no error)"
@@ -56,12 +52,6 @@ for _check in ("grad", "jvp", "numba_grad"):
     KNOWN_BUGS[(_check, "heat_helper_in_place")] = HELPER_WRITES
 for _id in ("column_views_loop", "stencil_2d", "rows_of_2d_writes"):
     KNOWN_BUGS[("numba_grad", _id)] = VIEW_REFS
-for _id in ("rebind_expression", "fixed_point_history", "accumulate_into", "lstm_numpy",
-            "softmax_cross_entropy"):
-    KNOWN_BUGS[("jit", _id)] = JIT_IN_LOOP
-KNOWN_BUGS[("jit", "logreg_custom_vjp")] = CUSTOM_IN_LOOP
-KNOWN_BUGS[("jacobian", "running_state-jacrev")] = JIT_IN_LOOP
-KNOWN_BUGS[("jvp_vjp", "running_state")] = JIT_IN_LOOP
 
 # Programs not to run on Numba: none today.  A program whose compiled code writes past the
 # end of its tape (as several did before tape capacity checks) corrupts the heap and aborts

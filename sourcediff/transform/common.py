@@ -20,19 +20,22 @@ def emit_primal(stmt, types, program):
     A custom function called plainly runs its body (residual targets dropped).
     """
     new = copy.deepcopy(stmt)
-    if isinstance(new, ast.Assign) and op_kind(new.value) == "rule" and on_arrays(new.value, types):
-        new.value = instantiate(arrays.elementwise(new.value.sd_rule.template),
-                                dict(zip(new.value.sd_rule.params, new.value.sd_args)))
+    assignments = [node for node in ast.walk(new) if isinstance(node, ast.Assign)]   # nested ones too
+    for node in assignments:
+        if op_kind(node.value) == "rule" and on_arrays(node.value, types):
+            node.value = instantiate(arrays.elementwise(node.value.sd_rule.template),
+                                     dict(zip(node.value.sd_rule.params, node.value.sd_args)))
     for node in ast.walk(new):
         if isinstance(node, ast.Call):
             fn = getattr(node, "sd_func", None) or getattr(node, "sd_custom", None)
             if fn is not None:
                 node.func = ast.Name(program.request(fn, call_args_kinds(node, types), "primal", None),
                                      ast.Load())
-    if isinstance(new, ast.Assign) and getattr(new.value, "sd_residuals", 0):
-        outputs = new.targets[0].elts[:-new.value.sd_residuals]
-        one = len(outputs) == 1 and custom_rules.out_tree(new.value.sd_custom) in (pytree.LEAF, None)
-        new.targets = [outputs[0] if one else ast.Tuple(elts=outputs, ctx=ast.Store())]
+    for node in assignments:
+        if getattr(node.value, "sd_residuals", 0):
+            outputs = node.targets[0].elts[:-node.value.sd_residuals]
+            one = len(outputs) == 1 and custom_rules.out_tree(node.value.sd_custom) in (pytree.LEAF, None)
+            node.targets = [outputs[0] if one else ast.Tuple(elts=outputs, ctx=ast.Store())]
     return new
 
 
