@@ -185,7 +185,7 @@ class Reverse:
         for o in outputs:
             if isinstance(o, ast.Name) and (o.id in changed_in_reverse or self.is_array(o.id)):
                 keep = self.naming.unique(f"{o.id}_value")
-                value = _method(o.id, "copy") if self.is_array(o.id) else name(o.id)
+                value = _method_of(name(o.id), "copy") if self.is_array(o.id) else name(o.id)
                 captured.append(assign(keep, value))
                 results.append(name(keep))
             else:
@@ -848,11 +848,6 @@ def _np_call(fn, *args):
 
 def _rt_attr(fn):
     return ast.Attribute(value=name("_rt"), attr=fn, ctx=ast.Load())
-
-
-def _method(var, method, *args):
-    return ast.Call(func=ast.Attribute(value=name(var), attr=method, ctx=ast.Load()), args=list(args),
-                    keywords=[])
 
 
 def _method_of(node, method):
