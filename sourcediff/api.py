@@ -187,13 +187,21 @@ class Transformed:
 
     # -------------------------------------------------------- composition
     def sd_python_function(self, kinds):
-        """The generated Python function for ``kinds`` (so transforms compose)."""
-        entry = self.entry(tuple(kinds))
+        """The generated Python function for ``kinds`` (so transforms compose); the kinds
+        of a call's tangents or cotangents (``sd_seeds``) come last and are left out."""
+        kinds = tuple(kinds)
+        entry = self.entry(kinds[:len(kinds) - getattr(self, "sd_seeds", 0)])
         return getattr(entry.function, "py_func", entry.function)
 
     @property
-    def sd_signature_of(self):
-        return self.fn
+    def signature(self):
+        """The parameters of the generated function: the user's, then, for a jvp or vjp
+        applied in differentiated code, its tangents or cotangents (``sd_seeds`` of them)."""
+        seeds = getattr(self, "sd_seeds", 0)
+        if not seeds:
+            return self._signature
+        params = list(self._params) + [f"_seed{i}" for i in range(seeds)]
+        return inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params])
 
     def out_tree(self, kinds):
         return self.entry(tuple(kinds)).tree
@@ -207,6 +215,9 @@ class Transformed:
 
     def __repr__(self):
         return f"<sourcediff {self.mode} of {getattr(self.fn, '__qualname__', self.fn)}>"
+
+    def __deepcopy__(self, memo):       # a function: copies of the ASTs naming it name it too
+        return self
 
     def __reduce__(self):
         return (Transformed, (self.fn, self.mode, self.argnums, self.has_aux, self.backend, self.max_trips))
@@ -334,8 +345,18 @@ class Transformed:
     def _entry_jit(self, program, spec):
         return program.request(spec.fn, spec.kinds, "primal", None), spec.out_tree
 
+    def _differentiated(self, spec):
+        """Which leaves jvp and vjp differentiate: the float ones, or, for a transform applied
+        in differentiated code, those at the leaf positions ``argnums`` (the rest are what
+        the function closes over)."""
+        if not isinstance(self.argnums, tuple):
+            return tuple(K.is_float(k) for k in spec.kinds)
+        for j in self.argnums:
+            self._check_differentiable(spec, j, spec.core.params[j])
+        return tuple(j in self.argnums for j in range(len(spec.kinds)))
+
     def _entry_jvp(self, program, spec):
-        mask = tuple(K.is_float(k) for k in spec.kinds)
+        mask = self._differentiated(spec)
         jvp = program.request(spec.fn, spec.kinds, "jvp", mask)
         tree = T.tuple_of([spec.out_tree, spec.out_tree])
         if all(K.is_float(k) for k in spec.outputs):
@@ -352,7 +373,7 @@ class Transformed:
         return entry, tree
 
     def _entry_vjp(self, program, spec):
-        mask = tuple(K.is_float(k) for k in spec.kinds)
+        mask = self._differentiated(spec)
         name_ = program.request(spec.fn, spec.kinds, "vjp", mask)
         return name_, T.tuple_of([spec.out_tree] + [T.LEAF] * sum(mask))
 

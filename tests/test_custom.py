@@ -168,8 +168,10 @@ def test_generated_source_shows_the_rule():
     assert "def softplus_jvp_rule_vjp(" in g.source and "t_bar = " in g.source
 
 
-def test_example_fixed_point_runs_and_says_what_it_waits_for():
-    out = run_example("custom_fixed_point.py").splitlines()
-    assert float(out[0]) == pytest.approx(math.sqrt(2.0), rel=1e-12)
-    # the gradient needs sd.vjp inside the bwd rule: issue 5 (nested differentiation)
-    assert out[1].startswith("gradient waits for nested differentiation (issue 5)")
+def test_example_fixed_point_gives_the_seeds_values():
+    """sd.vjp and a lambda inside the bwd rule, partial of a nondiff function; grad(grad)
+    differentiates the bwd rule. Closed forms: d/da sqrt(a) and d2/da2 sqrt(a) at 2."""
+    out = [float(v) for v in run_example("custom_fixed_point.py").split()]
+    assert out[0] == pytest.approx(math.sqrt(2.0), rel=1e-12)
+    assert out[1] == pytest.approx(0.5 / math.sqrt(2.0), rel=1e-6)
+    assert out[2] == pytest.approx(-0.25 * 2.0 ** -1.5, rel=1e-5)

@@ -6,7 +6,8 @@ from ..errors import error_at
 STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.If, ast.For, ast.While,
               ast.Break, ast.Continue, ast.Return, ast.Pass, ast.Expr)
 EXPRESSIONS = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call,
-               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.Slice, ast.List, ast.Dict)
+               ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Tuple, ast.Slice, ast.List, ast.Dict,
+               ast.Lambda)
 HELPER = (ast.Load, ast.Store, ast.keyword, ast.operator, ast.unaryop, ast.cmpop,
           ast.boolop, ast.arguments, ast.arg, ast.alias)
 
@@ -15,8 +16,6 @@ ADVICE = {
     ast.GeneratorExp: "generator expressions are not supported; write a for loop over range(...)",
     ast.DictComp: "dict comprehensions are not supported",
     ast.SetComp: "set comprehensions are not supported",
-    ast.Lambda: "lambdas inside a differentiated function are not supported; "
-                "define the function at module level and call it",
     ast.FunctionDef: "functions defined inside a differentiated function are not supported; "
                      "define them at module level and call them",
     ast.Try: "try/except is not supported in differentiated code",

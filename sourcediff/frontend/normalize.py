@@ -613,7 +613,7 @@ class Atomizer(ArrayCalls):
                          f"{', '.join(scalar.supported_function_names())} and plain Python functions")
 
     def _user_call(self, node, fn, text):
-        signature = getattr(fn, "signature", None) or inspect.signature(getattr(fn, "sd_signature_of", fn))
+        signature = getattr(fn, "signature", None) or inspect.signature(fn)
         try:
             bound = signature.bind(*node.args, **{k.arg: k.value for k in node.keywords})
         except TypeError as e:

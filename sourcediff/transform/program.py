@@ -53,6 +53,8 @@ def core_of(fn):
 
 def arity(fn):
     """How many values ``fn`` returns (read from its returns while it is being normalised)."""
+    if hasattr(fn, "sd_arity"):       # a transform applied in code: its flat results
+        return fn.sd_arity
     fn = concrete(fn)
     if fn in _normalizing:
         returns = [n.value for n in ast.walk(parse(fn).node) if isinstance(n, ast.Return)]
