@@ -21,7 +21,8 @@ from ..custom import is_custom
 from .parse import BoundSource, Synthetic
 from .resolve import DTYPES, classify
 
-TRANSFORMS = ("grad", "value_and_grad", "jvp", "vjp", "jit")
+TRANSFORMS = ("grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp", "jit")
+FUNCTION_MODES = ("grad", "value_and_grad", "jacfwd", "jacrev")     # transforms giving a function
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ def holds_function(tree):
 def of_value(value):
     """The function node of a Python value used as a function (None for other values)."""
     value = getattr(value, "sd_transformed", value)
+    if hasattr(value, "sd_arity"):          # a transform this module made: called on leaves already
+        return None
     if isinstance(value, Nested):
         return node(value)
     if isinstance(value, functools.partial):
@@ -73,7 +76,7 @@ def of_value(value):
             return None
         args = [of_value(a) or _constant(a) for a in value.args]
         return None if None in args else T.Node(inner.type, (), inner.children + tuple(args))
-    if getattr(value, "mode", None) in ("grad", "value_and_grad", "jit") and hasattr(value, "sd_python_function"):
+    if getattr(value, "mode", None) in FUNCTION_MODES + ("jit",) and hasattr(value, "sd_python_function"):
         inner = of_value(value.fn)
         argnums = value.argnums if isinstance(value.argnums, int) else tuple(value.argnums)
         return inner if value.mode == "jit" else node(Nested(value.mode, inner.type, argnums, value.has_aux))

@@ -120,7 +120,7 @@ class Flattener:
             raise error_at(node, self.source, f"{node.name} takes {len(self.params)} arguments, "
                            f"got {len(trees)}")
         self.local = local_names(node)
-        self.fresh = Naming(self.local | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}).unique
+        self.fresh = Naming(self.local | {node.name} | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}).unique
         self.env = {}           # name -> Node of leaf names: the names holding pytrees
         self.scalars = set()    # names holding one value
         self.bindings = {}      # names of flattened callees -> what they stand for
@@ -677,9 +677,13 @@ class Flattener:
         option = {k: self.static_option(arguments[k], k, text) for k in ("argnums", "has_aux") if k in arguments}
         if mode == "jit":
             return fn
-        if mode in ("grad", "value_and_grad"):
+        if mode in F.FUNCTION_MODES:
             nested = F.Nested(mode, fn.type, option.get("argnums", 0), option.get("has_aux", False))
             return T.Node(F.Function(nested), (), fn.children)
+        if mode == "hessian":
+            argnums = option.get("argnums", 0)
+            inner = F.Function(F.Nested("jacrev", fn.type, argnums))
+            return T.Node(F.Function(F.Nested("jacfwd", inner, argnums)), (), fn.children)
         if mode == "jvp":
             primals, tangents = (self.value(arguments[k]) if k in arguments else None for k in ("primals", "tangents"))
             if not (isinstance(primals, T.Node) and primals.sequence and isinstance(tangents, T.Node)
@@ -736,8 +740,11 @@ class Flattener:
         if nested.has_aux and not (isinstance(out_tree, T.Node) and out_tree.sequence and len(out_tree.children) == 2):
             raise self.error(node, f"{nested.mode} with has_aux=True needs {nested.fun.name} to return "
                              "a pair (value, aux)")
+        jacobian_tree = grad_tree if out_tree is T.LEAF else \
+            T.tuple_of([grad_tree] * T.num_leaves(out_tree))
         tree = {"grad": T.tuple_of([grad_tree, out_tree.children[1]]) if nested.has_aux else grad_tree,
                 "value_and_grad": T.tuple_of([out_tree, grad_tree]),
+                "jacfwd": jacobian_tree, "jacrev": jacobian_tree,
                 "jvp": T.tuple_of([out_tree, out_tree]),
                 "vjp": T.tuple_of([out_tree, grad_tree])}[nested.mode]
         leaves = [self.leaf_value(leaf, node) for v in values for leaf in T.leaves(v)] + list(tangents)
