@@ -722,7 +722,7 @@ def normalize(fn, arity):
     node = source.node
     local = local_names(node)
     names = Names(local | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}, local)
-    lowered = Exits(names, source).function(_iterate_by_index(copy.deepcopy(node.body), names))
+    lowered = Exits(names, source).function(_iterate_by_index(_discards(copy.deepcopy(node.body), names), names))
     body = Atomizer(source, names, local, arity).block(lowered)
     _mark_counters(body, names)
     return Core(source, node.name, [a.arg for a in node.args.args], body, names.temps)
@@ -762,6 +762,18 @@ def _statements(stmts):
         if isinstance(stmt, (ast.If, ast.For, ast.While)):
             yield from _statements(stmt.body)
             yield from _statements(stmt.orelse)
+
+
+def _discards(stmts, names):
+    """Each ``_`` stored into a fresh name when ``_`` is never read: unpacking discards
+    values of different kinds into it (``_, g = ...`` of a float, then of an array)."""
+    module = ast.Module(body=stmts, type_ignores=[])
+    found = [n for n in ast.walk(module) if isinstance(n, ast.Name) and n.id == "_"]
+    if any(isinstance(n.ctx, ast.Load) for n in found):
+        return stmts
+    for n in found:
+        n.id = names.fresh("_discard")
+    return stmts
 
 
 def _iterate_by_index(stmts, names):

@@ -22,7 +22,7 @@ def forward_gradient(objective, x, data):
     for i in range(x.shape[0]):
         tangent = np.zeros(x.shape[0])
         tangent[i] = 1.0
-        gradient[i] = sd.jvp(objective, (x, data), (tangent, np.zeros_like(data)))[1]
+        gradient[i] = sd.jvp(objective, (x, data), (tangent, 0.0 * data))[1]
     return gradient
 
 
