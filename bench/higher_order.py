@@ -25,9 +25,7 @@ Times are medians of interleaved runs after a warm-up call that compiles.
 This is a report, not a test: it asserts nothing.
 """
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sourcediff as sd                                     # noqa: E402
 from sourcediff.gradbench import gmm as gradbench_gmm       # noqa: E402
 from sourcediff.gradbench import inputs                     # noqa: E402
+from arrays import median_times                             # noqa: E402  (bench/ is on the path)
 
 
 def rosenbrock(x):
@@ -69,16 +68,6 @@ def problems():
     ]
 
 
-def median_times(functions, rounds):
-    times = [[] for _ in functions]
-    for _ in range(rounds):
-        for k, fn in enumerate(functions):
-            start = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -92,12 +81,12 @@ def main():
         grad_of = sd.grad(fn, argnums=0)
         t_primal, t_grad, t_hvp = median_times([
             lambda: primal(*args), lambda: grad(*args),
-            lambda: sd.jvp(grad_of, args, tangents)], rounds)
+            lambda: sd.jvp(grad_of, args, tangents)], (), rounds)
         print(f"| {title} | {t_primal * 1e3:.2f} ms | {t_grad * 1e3:.2f} ms | {t_hvp * 1e3:.2f} ms | "
               f"{t_grad / t_primal:.2f} | {t_hvp / t_grad:.2f} |")
     x = np.random.default_rng(1).normal(size=100)
     hessian, grad = sd.hessian(rosenbrock), sd.grad(rosenbrock)
-    t_hessian, t_grad = median_times([lambda: hessian(x), lambda: grad(x)], rounds)
+    t_hessian, t_grad = median_times([hessian, grad], (x,), rounds)
     print(f"\nrosenbrock, n=100: hessian {t_hessian * 1e3:.2f} ms = {t_hessian / t_grad:.0f} gradients "
           f"(n forward-over-reverse sweeps; n^2 = {x.shape[0] ** 2})")
 

@@ -89,21 +89,14 @@ def test_grad_inside_an_inner_optimisation_loop(backend, fn):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_value_and_grad_jvp_and_vjp_inside_code(backend):
+@pytest.mark.parametrize("fn, by_hand", [
+    (hp.nested_transforms, hp.nested_transforms_by_hand),                  # value_and_grad, jvp, vjp
+    (hp.calls_a_transformed_global, hp.calls_a_transformed_global_by_hand),  # grad(grad), hessian
+])
+def test_transforms_inside_code(backend, fn, by_hand):
     x = 0.6
-    assert sd.jit(hp.nested_transforms, backend=backend)(x) == \
-        pytest.approx(hp.nested_transforms_by_hand(x), rel=1e-13)
-    assert sd.grad(hp.nested_transforms, backend=backend)(x) == \
-        pytest.approx(central(hp.nested_transforms_by_hand, x), rel=1e-8)
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_transformed_functions_called_inside_code(backend):
-    x = 0.9
-    assert sd.jit(hp.calls_a_transformed_global, backend=backend)(x) == \
-        pytest.approx(hp.calls_a_transformed_global_by_hand(x), rel=1e-13)
-    assert sd.grad(hp.calls_a_transformed_global, backend=backend)(x) == \
-        pytest.approx(central(hp.calls_a_transformed_global_by_hand, x), rel=1e-8)
+    assert sd.jit(fn, backend=backend)(x) == pytest.approx(by_hand(x), rel=1e-13)
+    assert sd.grad(fn, backend=backend)(x) == pytest.approx(central(by_hand, x), rel=1e-8)
 
 
 # ------------------------------------------------------------ function values
