@@ -342,7 +342,12 @@ def _blocks(fn):
 
 
 def tidy(fn):
-    """``x += -e`` as ``x -= e``; drop ``pass`` where a block has other statements."""
+    """``x += -e`` as ``x -= e``; drop ``pass`` where a block has other statements.
+
+    A negative constant becomes a negation, which ``ast.unparse`` parenthesises
+    where needed (it prints ``Constant(-0.75) ** 2`` as ``-0.75 ** 2``).
+    """
+    _NegativeConstants().visit(fn)
     for block in _blocks(fn):
         for k, s in enumerate(block):
             if isinstance(s, ast.AugAssign) and isinstance(s.op, ast.Add) and \
@@ -352,6 +357,14 @@ def tidy(fn):
         if len(block) > 1:
             block[:] = [s for s in block if not isinstance(s, ast.Pass)]
     return fn
+
+
+class _NegativeConstants(ast.NodeTransformer):
+    def visit_Constant(self, node):
+        v = node.value
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.copysign(1.0, v) < 0:
+            return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-v))
+        return node
 
 
 def _self_assignment(stmt):

@@ -101,16 +101,10 @@ class custom_vjp(_Custom):
 
 @dataclass(frozen=True)
 class CustomCall:
-    """A custom function with its function-valued non-differentiable arguments bound,
-    specialised on the pytree structures of its arguments (``trees``, one per parameter;
-    empty when every argument is a single value)."""
+    """A custom function specialised on the pytree structures of its arguments (``trees``,
+    one per parameter; empty when every argument is a single value)."""
     custom: object
-    static: tuple = ()      # (position, function) pairs
     trees: tuple = ()
-
-    @property
-    def static_positions(self):
-        return {i for i, _ in self.static}
 
     def tree(self, i):
         return self.trees[i] if self.trees else pytree.LEAF
@@ -118,8 +112,7 @@ class CustomCall:
     def positions(self):
         """The original argument position of each value a call passes: one per leaf."""
         count = len(self.custom.signature.parameters)
-        return [i for i in range(count) if i not in self.static_positions
-                for _ in range(pytree.num_leaves(self.tree(i)))]
+        return [i for i in range(count) for _ in range(pytree.num_leaves(self.tree(i)))]
 
 
 def is_custom(value):

@@ -64,3 +64,10 @@ def uses_slice(x, a):
 
 def string_method(x):
     return x.conjugate()
+
+
+def writes_through_ravel(a, x):
+    b = a * 1.0
+    r = np.ravel(b)
+    r[0] = x * x
+    return np.sum(b * b)

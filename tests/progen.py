@@ -30,63 +30,10 @@ where finite differences are meaningless.
 """
 import ast
 import math
-import os
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from hypothesis import strategies as st
-
-# Constructs left out of generation because the engine gets them wrong today; the
-# comment above each entry describes the bug.  Remove an entry (or name it in
-# SD_RANDOM_PROGRAMS_ENABLE) to generate the construct again.
-KNOWN_ENGINE_BUGS = {
-    # ``for`` loops whose range bound depends on an enclosing loop's index (triangular
-    # loops, ``for i in range(2): for k in range(i + 1): x = x * x``): reverse mode
-    # replays every inner loop with the last one's trip count; d/dx 0.316 instead of
-    # 0.659 at x = 0.7.  While listed, inner bounds are constants or ``n``.
-    "loop_index_bounds",
-    # ``v = v`` (a plain self-assignment): reverse mode zeroes ``v``'s adjoint after
-    # adding it to itself, so every derivative flowing through ``v`` is lost.
-    "self_assignment",
-    # tape reservations that ignore other pushes: a loop reserves room for its own
-    # pushes only, so (1) a push outside any loop after a loop that pushed
-    # (``for ...: s = s * cos(s)`` then ``s = s * s``) and (2) the pushes of a loop body
-    # around a nested while loop (``for ...: s = s * tanh(s + h(s, x)); while ...:``)
-    # run past the end of the tape: IndexError on backend="python", an unchecked
-    # out-of-bounds write on backend="numba".  Compiler temporaries are pushed too (the
-    # result of ``a if c else b``, of ``and``/``or``, the flag of an early return, which
-    # every later return pushes).  While listed: statements after a top-level loop
-    # assign only fresh names (later loops get fresh counters) and use no conditional
-    # expressions, ``and`` or ``or``; a function has loops or early returns, not both;
-    # while loops are not nested in loops.
-    "tape_reservation",
-    # ``break`` out of a while loop, or ``return`` from inside one, where the loop body
-    # pushes onto the tape (``while j < 3: j += 1; s = s * cos(s); if s > 10: break``):
-    # the backward sweep re-evaluates the loop test on the final state, takes every
-    # iteration for the exit, and replays none; d/dx = 1.0 instead of 0.676 at 0.3.
-    "while_exit",
-    # a helper's parameter that is passed an inactive value and then assigned an active
-    # one (``def h(a, b): a = a * b`` called as ``h(2.0, x)``): the helper's forward-mode
-    # code reads ``a_dot``, never defined (UnboundLocalError on backend="python",
-    # TransformError from Numba).  Reverse mode is right.  While listed, helpers do not
-    # assign to their parameters.
-    "inactive_param_assigned",
-    # ``and``/``or`` and chained comparisons (``0 < i < 2``) inside a for loop
-    # (``for j in range(3): if j > 1 and x > 0.0: x = x * x``): the lowering keeps both
-    # the first operand and the result in one temporary and the backward sweep restores
-    # it under the result's value, so the tapes fall out of step when the second
-    # operand decides; wrong gradients (or garbage read from the tape).  While listed,
-    # loop bodies have no ``and``/``or`` and no chained comparisons.
-    "boolop_in_loop",
-    # a power whose base folds to a negative constant (``(-0.75) ** 2``, or
-    # ``(0.5 - 1.5) ** 2``): the folded constant is printed as ``-0.75 ** 2``, which
-    # Python reads as ``-(0.75 ** 2)``; wrong values from sd.jit, the primal of jvp and
-    # value_and_grad.  While listed, the base of ``** 2``/``** 3`` reads a variable.
-    "constant_power_base",
-}
-# SD_RANDOM_PROGRAMS_ENABLE=name,name re-enables listed constructs (to check a fix).
-for _name in os.environ.get("SD_RANDOM_PROGRAMS_ENABLE", "").split(","):
-    KNOWN_ENGINE_BUGS.discard(_name.strip())
 
 FLOAT_CONSTS = ("0.5", "1.5", "2.0", "0.25", "(-0.75)", "3.0", "1.25", "(-1.5)")
 INDENT = "    "
@@ -148,9 +95,6 @@ class Gen:
         self.counter = 0
         self.float_helpers = []   # names of helpers returning one float (of two floats)
         self.pair_helpers = []    # names of helpers returning a pair of floats
-        self.after_loop = False   # a loop outside any loop was emitted in this function
-        self.disallowed = frozenset()   # expression forms not to generate here
-        self.loops_ok = self.returns_ok = True
         self.imports = ["import math"]
 
     # ------------------------------------------------------------ drawing helpers
@@ -226,10 +170,7 @@ class Gen:
             return f"(abs({e()}) ** {self.pick(('1.5', '2.5'))})"
         if form in ("square", "cube"):
             base = e()
-            if "constant_power_base" in KNOWN_ENGINE_BUGS:
-                if scope.floats and not _reads_variable(base):
-                    base = self.var(scope)
-            elif self.chance(15):   # powers of constants, as in (-0.5) ** 2
+            if self.chance(15):   # powers of constants, as in (-0.5) ** 2
                 base = self.pick(FLOAT_CONSTS)
             return f"({base} ** {2 if form == 'square' else 3})"
         if form == "powact":   # active exponent on a positive base
@@ -247,7 +188,7 @@ class Gen:
             return f"{form}({e()}, {e()})"
         if form == "abs":
             return f"abs({e()})"
-        if form == "ifexp" and "ifexp" not in self.disallowed:
+        if form == "ifexp":
             return f"({e()} if {self.cond(scope, d)} else {e()})"
         if form == "call":
             a, b = e(), e()
@@ -259,10 +200,10 @@ class Gen:
         return self.expr_extra(form, scope, d)
 
     def cond(self, scope, depth=1):
-        forms = ["cmp", "cmp", "cmpc"] + (["chain"] if "chain" not in self.disallowed else [])
+        forms = ["cmp", "cmp", "cmpc", "chain"]
         if depth > 0:
             # inside loops, several times: one operand often depends on the trip
-            boolops = [f for f in ("and", "or") if f not in self.disallowed]
+            boolops = ["and", "or"]
             forms += ["not"] + boolops * (3 if any(i[0] in "ij" for i in scope.ints) else 1)
         if scope.ints and self.allow_int:
             # tests on loop indices and counters make branches differ from trip to trip
@@ -308,29 +249,8 @@ class Gen:
         return lines or ["pass"]
 
     def stmt(self, scope, ctx):
-        saved = self.disallowed
-        try:
-            return self._stmt(scope, ctx)
-        finally:
-            self.disallowed = saved
-
-    def _disallow(self, ctx):
-        """Expression forms left out here (see KNOWN_ENGINE_BUGS)."""
-        out = set()
-        if self.after_loop and ctx.loops == 0 and "tape_reservation" in KNOWN_ENGINE_BUGS:
-            out |= {"ifexp", "and", "or", "chain"}
-        if ctx.in_loop and "boolop_in_loop" in KNOWN_ENGINE_BUGS:
-            out |= {"and", "or", "chain"}
-        return frozenset(out)
-
-    def _stmt(self, scope, ctx):
         self.budget -= 1
-        # see KNOWN_ENGINE_BUGS["tape_reservation"]: only fresh names here
-        fresh_only = (self.after_loop and ctx.loops == 0
-                      and "tape_reservation" in KNOWN_ENGINE_BUGS)
-        self.disallowed = self._disallow(ctx)
-        reassign = [] if fresh_only or not scope.assignable else \
-            ["aug", "aug", "reassign", "carry"]
+        reassign = ["aug", "aug", "reassign", "carry"] if scope.assignable else []
         forms = ["assign", "assign"] + reassign + ["unpack", "boolvar"]
         if ctx.in_loop:   # loop-carried updates: the values that flow from one trip to the next
             forms += reassign + ["carry"] * 3 * bool(reassign)
@@ -340,24 +260,18 @@ class Gen:
             forms += ["callpair"]
         if ctx.depth < self.max_depth:
             forms += ["if", "if"] + ["if"] * 2 * ctx.in_loop   # branches that differ by trip
-            if self.loops_ok:
-                forms += ["for", "for"] + (["for"] if ctx.depth == 0 else [])
-                if ctx.loops == 0 or not (self.small or "tape_reservation" in KNOWN_ENGINE_BUGS):
-                    forms += ["while"]
-        # see KNOWN_ENGINE_BUGS["while_exit"]
-        exits_ok = not (ctx.in_while and "while_exit" in KNOWN_ENGINE_BUGS)
+            forms += ["for", "for"] + (["for"] if ctx.depth == 0 else [])
+            if ctx.loops == 0 or not self.small:
+                forms += ["while"]
         if ctx.in_loop:
-            forms += ["continue"]
-            if exits_ok or ctx.loop_kind == "for":
-                forms += ["break", "break"]
-        if exits_ok and self.returns_ok:
-            forms += ["return"]
-        if ctx.depth + 1 < self.max_depth and self.loops_ok and scope.assignable:
+            forms += ["continue", "break", "break"]
+        forms += ["return"]
+        if ctx.depth + 1 < self.max_depth and scope.assignable:
             forms += ["nest"]
-        forms += self.extra_stmt_forms(scope, ctx, fresh_only)
-        return self.emit(self.pick(forms), scope, ctx, fresh_only)
+        forms += self.extra_stmt_forms(scope, ctx)
+        return self.emit(self.pick(forms), scope, ctx)
 
-    def emit(self, form, scope, ctx, fresh_only=False):
+    def emit(self, form, scope, ctx):
         """The lines of a statement of the given ``form``; may extend ``scope``."""
         inner = replace(ctx, depth=ctx.depth + 1)
         if form == "assign":
@@ -372,7 +286,7 @@ class Gen:
             return [line]
         if form == "intvar":   # int values are not differentiated; they scale floats
             ints = [i for i in scope.ints if i.startswith("m")]
-            if ints and not fresh_only and self.chance(50):
+            if ints and self.chance(50):
                 m = self.pick(ints)
                 return [f"{m} = {m} + {self.pick(scope.ints + ['1'])}"]
             m = self.fresh("m")
@@ -389,10 +303,7 @@ class Gen:
                                f"{v} = {v} * {e}",
                                f"{v} *= math.tanh({v} + {e})"))]
         if form == "reassign":
-            v, e = self.pick(scope.assignable), self.expr(scope)
-            if e == v and "self_assignment" in KNOWN_ENGINE_BUGS:
-                e = f"({v} + 0.25)"
-            return [f"{v} = {e}"]
+            return [f"{self.pick(scope.assignable)} = {self.expr(scope)}"]
         if form == "aug":
             v = self.pick(scope.assignable)
             op = self.pick(("+=", "-=", "*=", "/="))
@@ -403,11 +314,11 @@ class Gen:
                 return [f"{v} /= (1.0 + {b} * {b})"]
             return [f"{v} {op} {self.expr(scope)}"]
         if form == "unpack":
-            if len(scope.assignable) >= 2 and not fresh_only and self.chance(30):
+            if len(scope.assignable) >= 2 and self.chance(30):
                 a, b = self.draw(st.permutations(scope.assignable))[:2]
                 return [f"{a}, {b} = {b}, {a}"]
             targets = [self.pick(scope.assignable)
-                       if scope.assignable and not fresh_only and self.chance(40) else None
+                       if scope.assignable and self.chance(40) else None
                        for _ in range(2)]
             if targets[0] is not None and targets[0] == targets[1]:
                 targets[1] = None
@@ -441,18 +352,17 @@ class Gen:
             return lines
         if form == "nest":   # a loop nest around a loop-carried update
             def inner_loop(body_scope, body_ctx):
-                return self.for_loop(body_scope, body_ctx, False,
-                                     lambda s, c: self.emit("carry", s, c))
-            return self.for_loop(scope, ctx, fresh_only, inner_loop)
+                return self.for_loop(body_scope, body_ctx, lambda s, c: self.emit("carry", s, c))
+            return self.for_loop(scope, ctx, inner_loop)
         if form == "for":
-            return self.for_loop(scope, ctx, fresh_only)
+            return self.for_loop(scope, ctx)
         if form == "while":
-            return self.while_loop(scope, ctx, fresh_only)
+            return self.while_loop(scope, ctx)
         if form in ("break", "continue"):
             return [f"if {self.cond(scope)}:", INDENT + form]
         if form == "return":
             return [f"if {self.cond(scope)}:", INDENT + f"return {self.ret_value(scope, ctx)}"]
-        return self.emit_extra(form, scope, ctx, fresh_only)
+        return self.emit_extra(form, scope, ctx)
 
     # ------------------------------------------------------------ hooks (ArrayGen); none draws here
     def extra_expr_forms(self, scope):
@@ -461,10 +371,10 @@ class Gen:
     def expr_extra(self, form, scope, depth):
         raise AssertionError(form)
 
-    def extra_stmt_forms(self, scope, ctx, fresh_only):
+    def extra_stmt_forms(self, scope, ctx):
         return []
 
-    def emit_extra(self, form, scope, ctx, fresh_only):
+    def emit_extra(self, form, scope, ctx):
         raise AssertionError(form)
 
     def extra_helpers(self):
@@ -479,14 +389,14 @@ class Gen:
     def result_terms(self, scope):
         return []
 
-    def for_loop(self, scope, ctx, fresh_only, first=None):
+    def for_loop(self, scope, ctx, first=None):
         """A for loop; ``first(scope, ctx)`` gives the first lines of its body."""
-        idx = f"i{ctx.loops}" + (f"_{self.fresh('')}" if fresh_only else "")
+        idx = f"i{ctx.loops}"
         bounds = [str(self.draw(st.integers(0, 4 if self.small else 6)))]
         if self.allow_int:
             bounds += [i for i in scope.ints if i == "n"]
             outer = [i for i in scope.ints if i.startswith("i")]
-            if outer and "loop_index_bounds" not in KNOWN_ENGINE_BUGS:
+            if outer:
                 bounds += [f"{i} + 1" for i in outer] * 2   # triangular loops
         stop = self.pick(bounds)
         shape = self.pick(("stop", "start", "step", "down"))
@@ -500,11 +410,10 @@ class Gen:
         body += self.block(body_scope, body_ctx, self.draw(st.integers(0 if first else 1, 3)))
         if body[-1:] == ["pass"] and len(body) > 1:
             body.pop()
-        self.after_loop |= ctx.loops == 0
         return [f"for {idx} in {rng}:"] + _indent(body)
 
-    def while_loop(self, scope, ctx, fresh_only):
-        counter = f"j{ctx.loops}" + (f"_{self.fresh('')}" if fresh_only else "")
+    def while_loop(self, scope, ctx):
+        counter = f"j{ctx.loops}"
         bound = self.pick((str(self.draw(st.integers(0, 4))),) +
                           (("n",) if "n" in scope.ints and self.allow_int else ()))
         test = f"{counter} < {bound}"
@@ -518,32 +427,19 @@ class Gen:
         if body_scope.assignable and self.chance(50):
             body += self.emit("carry", body_scope, body_ctx)
         body += self.block(body_scope, body_ctx, self.draw(st.integers(1, 2 if self.small else 4)))
-        self.after_loop |= ctx.loops == 0
         return [f"{counter} = 0", f"while {test}:"] + _indent(body)
 
     # ------------------------------------------------------------ functions
-    def start_function(self):
-        self.after_loop = False
-        self.loops_ok = self.returns_ok = True
-        if "tape_reservation" in KNOWN_ENGINE_BUGS:   # one or the other
-            self.loops_ok = self.chance(70)
-            self.returns_ok = not self.loops_ok
-
     def helper(self):
         name_ = f"h{len(self.float_helpers) + len(self.pair_helpers)}"
         returns = "pair" if self.chance(35) else "float"
         scope = Scope(floats=["a", "b"])
-        if "inactive_param_assigned" in KNOWN_ENGINE_BUGS:
-            scope.frozen = ("a", "b")
-        self.start_function()
         saved = self.budget
         self.budget = self.draw(st.integers(1, 2 if self.small else 3))
         body = self.block(scope, Ctx(depth=self.max_depth - 1, returns=returns),
                           self.budget)
         self.budget = saved
-        self.disallowed = self._disallow(Ctx())
         body.append(f"return {self.ret_value(scope, Ctx(returns=returns))}")
-        self.disallowed = frozenset()
         (self.pair_helpers if returns == "pair" else self.float_helpers).append(name_)
         return [f"def {name_}(a, b):"] + _indent(body)
 
@@ -564,7 +460,6 @@ class Gen:
                       bools=[p for p, k in params if k == "bool"],
                       arrays=[p for p, k in params if k == "array"])
         body = []
-        self.start_function()
         if self.chance(60):   # an accumulator, as numeric code usually has
             body.append("s = 0.0")
             scope.floats.append("s")
@@ -572,7 +467,6 @@ class Gen:
         body += self.block(scope, Ctx(), self.budget)
         # the result mixes a fresh expression with the function's variables (so that
         # what the body computes reaches the result)
-        self.disallowed = self._disallow(Ctx())
         local = [v for v in scope.floats[n_float:]][-4:]
         terms = [self.expr(scope)] + local + \
             [self.var(scope) for _ in range(self.draw(st.integers(0, 1)))]
@@ -617,7 +511,7 @@ class ArrayGen(Gen):
             if self.chance(50):
                 body += self.emit("newarr", scope, Ctx())
                 for _ in range(self.draw(st.integers(1, 2))):
-                    body += self.emit_extra("ewrite", scope, Ctx(), False)
+                    body += self.emit_extra("ewrite", scope, Ctx())
             body.append(f"return {self._fresh_array(self.aexpr(scope))}")
             self.array_helpers.append(name_)
             lines += [f"def {name_}(u, c):"] + _indent(body) + ["", ""]
@@ -626,17 +520,12 @@ class ArrayGen(Gen):
     def extra_params(self):
         return [("arr", "array")]
 
-    def start_function(self):
-        super().start_function()
-        if "tape_reservation" in KNOWN_ENGINE_BUGS and not self.loops_ok and self.chance(70):
-            self.loops_ok, self.returns_ok = True, False   # mostly loops: array code loops
-
     def prologue(self, scope):
         """One or two local arrays to write into, often a loop over them."""
         lines = self.emit("newarr", scope, Ctx())
         if self.chance(40):
             lines += self.emit("newarr", scope, Ctx())
-        if self.loops_ok and self.chance(50):
+        if self.chance(50):
             lines += self.emit("for", scope, Ctx())
         return lines
 
@@ -741,39 +630,39 @@ class ArrayGen(Gen):
         return f"np.{self.pick(('sin', 'cos', 'tanh'))}({s()})"
 
     # ------------------------------------------------------------ statements
-    def extra_stmt_forms(self, scope, ctx, fresh_only):
+    def extra_stmt_forms(self, scope, ctx):
         if not scope.arrays:
             return []
         local = [v for v in scope.arrays if _writable(v)]
         forms = ["newarr"] if len(local) < 3 else []
-        if self.array_helpers and (local and not fresh_only or len(local) < 3):
+        if self.array_helpers:
             forms += ["acall"] * 3
-        if local and not fresh_only:   # see KNOWN_ENGINE_BUGS["tape_reservation"]: fresh names only
+        if local:
             forms += ["ewrite"] * 3 + ["rebind", "slicewrite"] * 2 + ["stencil", "viewwrite"]
             if len(local) >= 2:
                 forms += ["swap"]
             if ctx.in_loop:   # loop-carried array updates: old values the reverse sweep needs
                 forms += ["ewrite", "ewrite", "rebind", "stencil"] + ["swap"] * (len(local) >= 2)
-        if local and self.loops_ok and ctx.depth < self.max_depth:
+        if local and ctx.depth < self.max_depth:
             forms += ["for", "for"]   # array programs are loops over arrays
         return forms
 
-    def emit(self, form, scope, ctx, fresh_only=False):
+    def emit(self, form, scope, ctx):
         if form == "for" and any(_writable(v) for v in scope.arrays) and self.chance(60):
             # a loop whose body starts by updating an array (loop-carried array state)
             def first(body_scope, body_ctx):
                 forms = ["ewrite", "ewrite", "rebind", "stencil", "slicewrite"]
                 if sum(_writable(v) for v in body_scope.arrays) >= 2:
                     forms.append("swap")
-                return self.emit_extra(self.pick(forms), body_scope, body_ctx, False)
-            return self.for_loop(scope, ctx, fresh_only, first)
-        return super().emit(form, scope, ctx, fresh_only)
+                return self.emit_extra(self.pick(forms), body_scope, body_ctx)
+            return self.for_loop(scope, ctx, first)
+        return super().emit(form, scope, ctx)
 
-    def emit_extra(self, form, scope, ctx, fresh_only):
+    def emit_extra(self, form, scope, ctx):
         local = [v for v in scope.arrays if _writable(v)]
         if form == "acall":   # an array helper's result, rebinding a local or in a fresh one
             call = f"{self.pick(self.array_helpers)}({{}}, {self.expr(scope, 1)})"
-            if local and not fresh_only and self.chance(70):
+            if local and self.chance(70):
                 t = self.pick(local)
                 return [f"{t} = {call.format(t)}"]
             name_ = self.fresh("buf")
@@ -798,8 +687,6 @@ class ArrayGen(Gen):
         if form == "rebind":   # a name bound to a new array (or to another local: aliasing)
             t = self.pick(local)
             value = self._fresh_array(self.aexpr(scope))
-            if value == t and "self_assignment" in KNOWN_ENGINE_BUGS:
-                value = f"({t} + 0.25)"
             return [f"{t} = {value}"]
         if form == "swap":
             a, b = self.draw(st.permutations(local))[:2]
@@ -832,19 +719,6 @@ class ArrayGen(Gen):
 def _writable(name_):
     """Local arrays (``buf1``, ...) may be written; the argument ``arr`` may not."""
     return name_.startswith("buf")
-
-
-def _reads_variable(expr):
-    """Whether ``expr`` reads a variable that is not a constant in disguise (``m = 2``)."""
-    tree = ast.parse(expr, mode="eval")
-    skip = set()
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Call):
-            skip.add(id(n.func))
-        if isinstance(n, ast.Attribute):
-            skip.add(id(n.value))
-    return any(isinstance(n, ast.Name) and id(n) not in skip and not n.id.startswith("m")
-               for n in ast.walk(tree))
 
 
 def _indent(lines):

@@ -167,6 +167,60 @@ def for_break_active(x, y):
     return s + x * y
 
 
+def while_test_and_break(x):
+    """A while loop left through its test or through a ``break``: the backward sweep must
+    replay every iteration that ran, whichever way the loop ended."""
+    s = x
+    j = 0
+    while j < 3:
+        j += 1
+        s = s * math.cos(s)
+        if s > 10.0:
+            break
+    return s
+
+
+def two_returns_in_loop(x):
+    """A return, then a second one later in the same loop body."""
+    y = x
+    k = 0
+    while True:
+        if y > 10.0:
+            return y
+        if k == 2:
+            k = 0
+        else:
+            y = y * 1.5
+            if y > 8.0:
+                return y * y
+            k = k + 1
+
+
+def self_assignment(x):
+    """``v = v`` does nothing, derivative included."""
+    v = x * 2.0
+    for _ in range(2):
+        v = v
+        v = v * x
+    return v
+
+
+def _scaled(a, b):
+    a = a * b
+    return a
+
+
+def constant_argument_reassigned(x):
+    """A helper parameter given a constant, then assigned an active value (forward mode
+    gives it a zero tangent to start from)."""
+    return _scaled(2.0, x) + _scaled(x, 0.5)
+
+
+def negative_constant_power(x):
+    """A constant power base that folds to a negative number prints in parentheses."""
+    return x * (-0.75) ** 2 + (0.5 - 1.5) ** 3 * x * x
+
+
 def nested_while_for(x):
     total = 0.0
     for i in range(5):
@@ -546,6 +600,11 @@ CASES = [
     Case(while_continue, [(0.9,), (-2.1,)], (0,)),
     Case(for_break_active, [(0.7, 1.1), (0.001, 0.2)], (0, 1)),  # breaks / runs out
     Case(nested_while_for, [(1.3,), (0.45,)], (0,)),
+    Case(while_test_and_break, [(0.3,), (0.7,), (4.0,)], (0,)),
+    Case(two_returns_in_loop, [(1.0,), (3.0,), (6.0,), (11.0,)], (0,)),
+    Case(self_assignment, [(0.7,), (-1.3,)], (0,)),
+    Case(constant_argument_reassigned, [(0.7,), (-1.3,)], (0,)),
+    Case(negative_constant_power, [(0.7,), (-1.3,)], (0,)),
     Case(helper_calls, [(0.6, 1.4), (-0.9, 0.3)], (0, 1)),
     Case(helper_tuple, [(1.2, 0.5), (-0.4, 2.0)], (0, 1)),
     Case(helper_loop_chain, [(0.5, 6), (1.4, 3)], (0,)),

@@ -1,6 +1,7 @@
 """Errors name the user's file, line and code, and say what is supported."""
 import os
 
+import numpy as np
 import pytest
 
 import sourcediff as sd
@@ -124,3 +125,16 @@ def test_source_unavailable():
     exec("def f(x):\n    return x * 2\n", namespace)
     with pytest.raises(TransformError, match="cannot read the source of f"):
         sd.grad(namespace["f"])(1.0)
+
+
+def test_write_through_ravel():
+    """np.ravel is a view of a contiguous array and a copy of any other: derivatives
+    refuse writes on either side after it (the primal runs as NumPy does)."""
+    a = np.ones((2, 2))
+    for transform in (sd.grad(bad.writes_through_ravel, argnums=1, backend="python"),
+                      sd.jacfwd(bad.writes_through_ravel, argnums=1, backend="python")):
+        with pytest.raises(TransformError) as e:
+            transform(a, 0.5)
+        check(e, "r[0] = x * x", "np.ravel(b)", "view of a contiguous array", "np.ravel(b).copy()")
+        assert e.value.lineno == line_of("r[0] = x * x")
+    assert sd.jit(bad.writes_through_ravel, backend="python")(a, 0.5) == 3.0625

@@ -139,8 +139,6 @@ def test_particle():
         gradbench_close(w, ref.PARTICLE_W)
 
 
-@pytest.mark.xfail(strict=True, reason="rf/rr: a return, then another later in the same loop body "
-                   "(descend), gives a wrong reverse gradient: see test_higher_order.py::test_two_returns_in_a_loop_body")
 def test_saddle():
     results = outputs("saddle", [(variant, inputs.saddle()) for variant in VARIANTS])
     for variant, point in zip(VARIANTS, results):

@@ -143,9 +143,6 @@ def test_discarding_values_of_two_kinds_into_underscore(backend):
     assert sd.grad(hp.discards_of_two_kinds, backend=backend)(x, v) == pytest.approx(6 * x, rel=1e-13)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the backward sweep decides whether the rest of a loop "
-                   "body ran from the return flag's final value, and a later return sets it again "
-                   "(the flag's copy at the check is recomputed, not taped); GradBench saddle rf/rr")
 def test_two_returns_in_a_loop_body():
     for x in (1.0, 2.0, 5.0):
         assert sd.grad(hp.two_returns_in_a_loop, backend="python")(x) == \

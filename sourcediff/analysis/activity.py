@@ -38,15 +38,18 @@ def aliases(stmt, types):
     return kind in ("copy", "read") or (kind == "array" and expr.sd_array.alias)
 
 
-def _flows(core, types):
+def _flows(core, types, written_by_call):
     """(sources, destinations) pairs: derivatives flow from sources into destinations.
 
-    A view and its base share their elements, so derivatives flow both ways.
+    A view and its base share their elements, so derivatives flow both ways;
+    a call that writes into array arguments sends its operands' into them.
     """
     for stmt in walk(core.body):
         if not isinstance(stmt, ast.Assign):
             continue
         sources = [a.id for a in differentiable_operands(stmt.value) if isinstance(a, ast.Name)]
+        if op_kind(stmt.value) == "call":
+            yield sources, written_by_call(stmt.value)
         if aliases(stmt, types):
             yield targets(stmt), sources
         if is_write(stmt):
@@ -57,11 +60,13 @@ def _flows(core, types):
             yield sources, targets(stmt)
 
 
-def active_variables(core, types, active_params):
-    flows = list(_flows(core, types))
+def active_variables(core, types, active_params, written_by_call=lambda call: [], written_params=()):
+    """``written_by_call(call)``: the names of the arrays a call writes into;
+    ``written_params``: the array parameters the function writes into (outputs too)."""
+    flows = list(_flows(core, types, written_by_call))
     floats = {n for n, k in types.env.items() if K.is_float(k)}
     varied = set(active_params) & floats
-    useful = {a.id for a in core.outputs if isinstance(a, ast.Name)} & floats
+    useful = ({a.id for a in core.outputs if isinstance(a, ast.Name)} | set(written_params)) & floats
     changed = True
     while changed:
         changed = False

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .. import kinds as K
 from ..custom import custom_vjp
+from ..errors import error_at
 from ..frontend.normalize import instantiate, is_breakif
 from .activity import aliases
 from .dataflow import (assigned_names, index_atoms, is_write, names, op_kind, operands, read_names, targets,
@@ -182,7 +183,9 @@ def _recomputable(core, types):
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
                 visit(stmt.body)
                 visit(stmt.orelse)
-        direct = {t: max([k for k in range(candidates[t] + 1, len(stmts))
+        # the backward sweep tests a break-if's flag after undoing the whole rest of the block
+        end = len(stmts) - 1
+        direct = {t: max([end if is_breakif(stmts[k]) else k for k in range(candidates[t] + 1, len(stmts))
                           if t in read_names(stmts[k:k + 1])], default=candidates[t])
                   for t in candidates}
         accepted = dict(candidates)
@@ -257,7 +260,7 @@ def plan(core, types, active):
         needed = set().union(*(r for _, r in sites))
         candidates = {n for n in needed if n in multiple and n not in result.recompute}
         pushes = _push_sites(core, sites, candidates)
-        pushes |= _write_push_sites(core, _read_sites(core, result, types, value_reads), groups, order)
+        pushes |= _write_push_sites(core, _read_sites(core, result, types, value_reads), groups, order, types)
         taped = {var for _, var in pushes}
         if needed == result.needed and pushes == result.pushes:
             break
@@ -369,7 +372,27 @@ def alias_groups(core, types):
     return groups
 
 
-def _write_push_sites(core, value_sites, groups, order):
+def refuse_writes_after_ravel(core, types):
+    """``np.ravel`` returns a view of a contiguous array and a copy of any other;
+    derivative code cannot follow both where either side is written after it."""
+    groups, (position, loops) = alias_groups(core, types), _execution_order(core)
+    for ravel in walk(core.body):
+        if not (isinstance(ravel, ast.Assign) and op_kind(ravel.value) == "array"
+                and ravel.value.sd_array.name == "ravel" and isinstance(ravel.value.sd_args[0], ast.Name)):
+            continue
+        base, result = ravel.value.sd_args[0].id, targets(ravel)[0]
+        sharing = groups.get(base, {base}) | groups.get(result, {result})
+        for write in walk(core.body):
+            if is_write(write) and write.targets[0].value.id in sharing and (
+                    position[id(write)] > position[id(ravel)] or loops[id(write)] & loops[id(ravel)]):
+                raise error_at(write, core.source,
+                               f"this writes into an array that may share memory with np.ravel({base}) "
+                               f"(line {ravel.lineno}): np.ravel returns a view of a contiguous array and "
+                               "a copy of any other, and derivatives cannot follow both; use "
+                               f"np.ravel({base}).copy(), or write before taking np.ravel")
+
+
+def _write_push_sites(core, value_sites, groups, order, types):
     """(write statement id, array) pairs: the elements a write overwrites are needed later.
 
     As for names, a write destroys what the backward sweep reads only if that
@@ -381,13 +404,82 @@ def _write_push_sites(core, value_sites, groups, order):
         if not is_write(stmt):
             continue
         array = stmt.targets[0].value.id
-        sharing = groups.get(array, {array})
+        sharing, around = groups.get(array, {array}), frozenset()
+        fresh = _fresh_allocation(core.body, stmt, types)
+        if fresh is not None:
+            allocation, region = fresh
+            inside = {id(s) for s in walk([allocation] + region)}     # its adjoint may read what it made
+            sharing, around = _names_of_new_array(region, array, types), loops[id(allocation)]
         for reader, reads in value_sites:
-            if reads & sharing and reader is not stmt and (
-                    position[id(reader)] < position[id(stmt)] or loops[id(reader)] & loops[id(stmt)]):
+            if reads & sharing and reader is not stmt and (fresh is None or id(reader) in inside) and (
+                    position[id(reader)] < position[id(stmt)] or (loops[id(reader)] & loops[id(stmt)]) - around):
                 out.add((id(stmt), array))
                 break
     return out
+
+
+def _fresh_allocation(body, write, types):
+    """(allocation, region) where the written array is new: ``a = <new array>`` earlier in a
+    block that holds the write (nested or not), ``a`` not rebound from there to the write.
+
+    The write then changes only that array, which no statement before the allocation
+    (or in an earlier iteration) can have read; the region is what runs in between.
+    The allocation's own adjoint may read the new array (``ans`` of a division).
+    """
+    array = write.targets[0].value.id
+    for stmts, k in reversed(_path(body, write)):
+        for j in range(k - 1, -1, -1):
+            if array in _rebound([stmts[j]]):
+                region = stmts[j + 1:k + 1]
+                if _allocates(stmts[j], array, types) and array not in _rebound(region):
+                    return stmts[j], region
+                return None
+    return None
+
+
+def _path(stmts, stmt):
+    """(block, index) pairs from the function body down to ``stmt``."""
+    for k, s in enumerate(stmts):
+        if s is stmt:
+            return [(stmts, k)]
+        if isinstance(s, (ast.If, ast.For, ast.While)):
+            for block in (s.body, s.orelse):
+                inner = _path(block, stmt)
+                if inner:
+                    return [(stmts, k)] + inner
+    return []
+
+
+def _rebound(stmts):
+    out = {t for s in walk(stmts) if isinstance(s, ast.Assign) for t in targets(s)}
+    return out | {s.target.id for s in walk(stmts) if isinstance(s, ast.For)}
+
+
+def _allocates(stmt, array, types):
+    """Whether ``stmt`` binds ``array`` to an array no other name shares."""
+    if not (isinstance(stmt, ast.Assign) and targets(stmt) == [array] and isinstance(types.env.get(array), K.Array)):
+        return False
+    kind = op_kind(stmt.value)
+    if kind == "array":
+        return not stmt.value.sd_array.alias
+    if kind == "rule":           # elementwise on arrays: a new array, but the identity returns its operand
+        return stmt.value.sd_rule.name not in ("stop_gradient", "pos")
+    return kind == "reserve"
+
+
+def _names_of_new_array(region, array, types):
+    """``array`` and the names the region may bind to it (views, copies, results of calls)."""
+    found = {array}
+    changed = True
+    while changed:
+        changed = False
+        for stmt in walk(region):
+            if isinstance(stmt, ast.Assign) and not is_write(stmt) and not _allocates(stmt, targets(stmt)[0], types):
+                bound = set(targets(stmt)) - found
+                if bound and found & set(names(operands(stmt.value))):
+                    found |= bound
+                    changed = True
+    return found
 
 
 def _read_sites(core, plan, types, reads_of):
@@ -408,26 +500,28 @@ def _read_sites(core, plan, types, reads_of):
             return has_work(stmt.body) or (id(stmt), stmt.sd_counter) in plan.pushes
         return False
 
-    def visit(stmts):
+    def visit(stmts, loop=None):
         for k, stmt in enumerate(stmts):
             if isinstance(stmt, ast.Assign):
                 sites.append((stmt, reads_of(stmt, plan, types) or set()))
             elif isinstance(stmt, ast.If):
                 if is_breakif(stmt):
-                    if not stmt.sd_while_cond and has_work(stmts[k + 1:]):
+                    # a simple while's backward sweep counts iterations instead of reading its test
+                    counted = stmt.sd_while_cond and simple_while(loop)
+                    if not counted and has_work(stmts[k + 1:]):
                         sites.append((stmt, {stmt.test.id}))
                     continue
                 if _work(stmt) and isinstance(stmt.test, ast.Name):
                     sites.append((stmt, {stmt.test.id}))
-                visit(stmt.body)
-                visit(stmt.orelse)
+                visit(stmt.body, loop)
+                visit(stmt.orelse, loop)
             elif isinstance(stmt, (ast.For, ast.While)):
                 if has_work(stmt.body):
                     reads = loop_reads(stmt)
                     if isinstance(stmt, ast.While) and not simple_while(stmt):
                         reads |= {s.test.id for s in stmt.body if is_breakif(s)}
                     sites.append((stmt, reads))
-                visit(stmt.body)
+                visit(stmt.body, stmt)
     visit(core.body)
     return [(stmt, _with_recomputation(reads, plan, reads_of is value_reads)) for stmt, reads in sites]
 

@@ -8,8 +8,8 @@ it returns.  ``fwd`` returns the leaves of its primal output and then of
 its residuals; ``bwd`` takes the residuals' and the output cotangent's
 leaves and returns one cotangent leaf per argument leaf (a ``None`` in
 place of a subtree giving zeros).  Function-valued non-differentiable
-arguments are bound as constants of the flat function (``static``), so
-each is specialised per function identity.
+arguments are pytrees too (``function_values``): the functions they call
+are part of their structure, what they capture are leaves.
 
 Reverse mode through a JVP rule needs nothing more: the rule's tangent
 output is linear in the tangents, so the VJP of the flat rule with respect
@@ -32,25 +32,16 @@ def _once(key, build):
     return _made[key]
 
 
-def _bind_static(call, fn, name, positions):
-    """``fn`` renamed ``name``, without the parameters holding static (function) arguments,
-    which become constants; and the argument position of each parameter kept (None past
-    ``positions``, which gives the positions of the leading parameters)."""
+def _renamed(fn, name, positions):
+    """``fn`` renamed ``name``, and the argument position of each of its parameters (None
+    past ``positions``, which gives the positions of the leading parameters)."""
     source = parse(fn)
-    static = dict(call.static)
-    bindings, kept = {}, []
-    for k, arg in enumerate(source.node.args.args):
-        position = positions[k] if k < len(positions) else None
-        if position in static:
-            bindings[arg.arg] = static[position]
-        else:
-            kept.append((arg.arg, position))
     node = copy.deepcopy(source.node)
     node.name = name
-    node.args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p, _ in kept], kwonlyargs=[],
-                              kw_defaults=[], defaults=[])
     label = f"{name} ({getattr(fn, '__qualname__', name)})"
-    return Synthetic(BoundSource(source.fn, node, source.filename, bindings), label), [p for _, p in kept]
+    params = range(len(node.args.args))
+    return Synthetic(BoundSource(source.fn, node, source.filename, {}), label), \
+        [positions[k] if k < len(positions) else None for k in params]
 
 
 def _pair(value, ret, source, message):
@@ -70,10 +61,7 @@ def _positions(call):
 def body(call):
     """The function that runs when the custom function is called plainly."""
     def build():
-        fn, positions = call.custom.fun, _positions(call)
-        if call.static:
-            fn, positions = _bind_static(call, fn, call.custom.name, positions)
-        return structured.flatten(fn, [call.tree(p) for p in positions])
+        return structured.flatten(call.custom.fun, [call.tree(p) for p in _positions(call)])
     return _once(("body", call), build).fn
 
 
@@ -109,7 +97,7 @@ def _build_jvp_rule(call):
         fn, trees = _jvps_rule(call, name), [call.tree(i) for i in custom.diff_argnums] * 2
         rule_name = name
     else:
-        fn, positions = _bind_static(call, custom.jvp, name, custom.nondiff_argnums)
+        fn, positions = _renamed(custom.jvp, name, custom.nondiff_argnums)
         trees = [call.tree(p) for p in positions[:-2]] + [_diff_trees(call)] * 2
         rule_name = custom.jvp.__name__
     return structured.flatten(fn, trees, _jvp_returns(call, rule_name)).fn
@@ -149,7 +137,7 @@ def residuals(call):
 def _build_fwd(call):
     custom = call.custom
     fwd = custom.fwd
-    fn, positions = _bind_static(call, fwd, f"{custom.name}_fwd", _positions(call))
+    fn, positions = _renamed(fwd, f"{custom.name}_fwd", _positions(call))
     expected = out_tree(call)
 
     def returns(value, ret, source):
@@ -170,7 +158,7 @@ def bwd_rule(call):
 
 def _build_bwd(call):
     custom = call.custom
-    fn, positions = _bind_static(call, custom.bwd, f"{custom.name}_bwd", custom.nondiff_argnums)
+    fn, positions = _renamed(custom.bwd, f"{custom.name}_bwd", custom.nondiff_argnums)
     expected = _diff_trees(call)
     n = len(expected.children)
 

@@ -192,7 +192,7 @@ class Exits:
                 out.extend(flags)
                 return out, set()
             out.extend(new)
-            flags = self._break_here(out, flags, loop, top, stmt)
+            flags = self._break_here(out, flags, loop, top, stmt, rest)
             if not flags:
                 continue
             if not rest:
@@ -203,11 +203,22 @@ class Exits:
             return out, flags | self._break_here(out, more, loop, top, stmt)
         return out, set()
 
-    def _break_here(self, out, flags, loop, top, stmt):
+    def _break_here(self, out, flags, loop, top, stmt, rest=()):
+        """``if flag: break`` for the exits ``flags`` may have taken.
+
+        Where the rest of the body can set the flag again, the test reads a
+        copy: the backward sweep asks it whether the rest ran, after the rest
+        has reset the flag.
+        """
         if not (loop and top):
             return flags
         exits = flags & {loop.brk, self.ret}
-        out.extend(breakif(f, stmt) for f in sorted(exits))
+        for flag in sorted(exits):
+            if _contains(rest, ast.Return if flag == self.ret else ast.Break):
+                copied = self.names.fresh("_exit")
+                out.append(assign(copied, name(flag), stmt))
+                flag = copied
+            out.append(breakif(flag, stmt))
         return flags - exits
 
     def statement(self, stmt, loop, top, rest):
@@ -387,7 +398,9 @@ class Atomizer(ArrayCalls):
 
     def _assign(self, target, value, stmt):
         if isinstance(target, ast.Name):
-            self.emit(assign(target.id, self.operation(value), stmt))
+            value = self.operation(value)
+            if not (isinstance(value, ast.Name) and value.id == target.id):     # `v = v` does nothing
+                self.emit(assign(target.id, value, stmt))
         elif isinstance(target, ast.Tuple):
             self._unpack(target, value, stmt)
         elif isinstance(target, ast.Subscript):
@@ -632,11 +645,11 @@ class Atomizer(ArrayCalls):
         return ast.copy_location(call, node)
 
     def _custom_call(self, node, target, text):
-        """A call of a custom_jvp/custom_vjp function; function-valued nondiff arguments become static."""
+        """A call of a custom_jvp/custom_vjp function, its arguments leaf by leaf."""
         call_ref = target if isinstance(target, CustomCall) else CustomCall(target)
         custom = call_ref.custom
         positions = call_ref.positions()
-        if isinstance(target, CustomCall):        # the non-static arguments, leaf by leaf
+        if isinstance(target, CustomCall):
             values = list(zip(positions, node.args))
         else:
             try:
@@ -651,18 +664,8 @@ class Atomizer(ArrayCalls):
                     values.append((i, ast.Constant(param.default)))
                 else:
                     raise self.error(node, f"call of {text}: parameter {param.name} needs a value")
-        static, atoms, used = list(call_ref.static), [], []
-        for i, value in values:
-            ref = resolve(value, self.source, self.local) if isinstance(value, (ast.Name, ast.Attribute)) else None
-            if ref is not None and ref.kind in ("func", "rule", "custom"):
-                if i not in custom.nondiff_argnums:
-                    raise self.error(node, f"argument {i} of {custom.name} is a function; pass functions "
-                                     "to custom functions as non-differentiable arguments (nondiff_argnums)")
-                static.append((i, ref.value))
-                continue
-            atoms.append(self.atom(value))
-            used.append(i)
-        call_ref = CustomCall(custom, tuple(static), call_ref.trees)
+        atoms = [self.atom(value) for _, value in values]
+        used = [i for i, _ in values]
         call = ast.Call(func=name(custom.name), args=atoms, keywords=[])
         call.sd_custom = call_ref
         call.sd_positions = used

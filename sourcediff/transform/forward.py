@@ -32,11 +32,12 @@ class Forward:
 
     def function(self, fn_name):
         params = list(self.core.params) + [self.dot_name(p) for p, m in zip(self.core.params, self.mask) if m]
-        body = self.block(self.core.body[:-1])
+        # a parameter not differentiated but later assigned an active value starts with a zero tangent
+        zero_tangents = [assign(self.dot_name(p), self.zeros_like(name(p)))
+                         for p, m in zip(self.core.params, self.mask) if not m and p in self.active]
+        body = zero_tangents + self.block(self.core.body[:-1])
         outputs = self.core.outputs
-        dots = [self.dot(o) if self.dot(o).__class__ is ast.Name or not isinstance(self.types.of(o), K.Array)
-                else ast.Call(func=ast.Attribute(value=name("np"), attr="zeros_like", ctx=ast.Load()),
-                              args=[copy.deepcopy(o)], keywords=[])
+        dots = [self.dot(o) if self.dot(o).__class__ is ast.Name else self.zeros_like(o)
                 for o in outputs if K.is_float(self.types.of(o))]
         values = [copy.deepcopy(o) for o in outputs] + dots
         body.append(ast.Return(value=ast.Tuple(elts=values, ctx=ast.Load())))
@@ -44,6 +45,12 @@ class Forward:
                              kw_defaults=[], defaults=[])
         return ast.FunctionDef(name=fn_name, args=args, body=body, decorator_list=[],
                                returns=None, type_params=[])
+
+    def zeros_like(self, atom):
+        if not isinstance(self.types.of(atom), K.Array):
+            return ast.Constant(0.0)
+        return ast.Call(func=ast.Attribute(value=name("np"), attr="zeros_like", ctx=ast.Load()),
+                        args=[copy.deepcopy(atom)], keywords=[])
 
     def block(self, stmts):
         out = []
@@ -77,9 +84,10 @@ class Forward:
                                   ctx=ast.Store())
             return [assign(write, self.dot(expr), stmt), self.primal(stmt)]
         outs = targets(stmt)
-        if not set(outs) & self.active:
-            return [self.primal(stmt)]
         kind = op_kind(expr)
+        writes_active = kind == "call" and set(self.program.written_by_call(self.types)(expr)) & self.active
+        if not set(outs) & self.active and not writes_active:
+            return [self.primal(stmt)]
         if kind == "call":
             return [self.call(stmt)]
         if kind == "custom":

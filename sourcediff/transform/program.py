@@ -16,7 +16,7 @@ from ..custom import CustomCall, is_custom
 from ..frontend import custom_rules
 from ..frontend.normalize import in_place_updates, normalize
 from ..frontend.parse import parse, python_function
-from .common import primal_function
+from .common import call_args_kinds, primal_function
 from .forward import Forward
 from .reverse import Reverse
 
@@ -156,6 +156,13 @@ class Program:
 
     writes_arguments = staticmethod(writes_arguments)
 
+    def written_by_call(self, types):
+        """For a call in the code typed by ``types``: the names of the arrays it writes into."""
+        def written(call):
+            positions = self.writes_arguments(call.sd_func, call_args_kinds(call, types))
+            return [call.args[k].id for k in sorted(positions) if isinstance(call.args[k], ast.Name)]
+        return written
+
     def add(self, fn_def):
         """A hand-built entry function; it runs as plain Python around the compiled ones."""
         fn_def.sd_python_only = True
@@ -196,7 +203,9 @@ class Program:
                     raise error_at(core.source.node, core.source,
                                    f"cannot differentiate with respect to `{p}` of {core.name}: "
                                    f"it is {types.env[p]}; pass a float")
-            active = activity.active_variables(core, types, params)
+            tape.refuse_writes_after_ravel(core, types)
+            written = [core.params[k] for k in self.writes_arguments(fn, kinds)]
+            active = activity.active_variables(core, types, params, self.written_by_call(types), written)
             if mode == "jvp":
                 fn_def = Forward(core, types, active, mask, self, naming).function(fn_name)
             else:

@@ -54,8 +54,11 @@ class Reverse:
         return isinstance(atom, ast.Name) and atom.id in self.active
 
     def array_error(self, stmt):
-        e = error_at(stmt, self.core.source, "reverse mode through arrays that carry derivatives "
-                     "arrives with array support; use jvp/jacfwd for this function")
+        e = error_at(stmt, self.core.source, "reverse mode cannot undo this statement: it changes an "
+                     "array that carries derivatives in a way the backward sweep cannot replay (a call "
+                     "that writes into its array arguments, an array rebound from itself without a tape, "
+                     "or a forward-only operation); sd.grad, jacrev and hessian fall back to forward "
+                     "sweeps here, and sd.jvp/sd.jacfwd handle it directly")
         return ReverseThroughArrays(e.reason, e.filename, e.lineno, e.code)
 
     # ------------------------------------------------------------ analysis helpers
@@ -513,6 +516,8 @@ class Reverse:
         active_outs = [o for o in outs if o in self.active]
         expr = stmt.value
         kind = op_kind(expr)
+        if kind == "call" and set(self.program.written_by_call(self.types)(expr)) & self.active:
+            raise self.array_error(stmt)     # its VJP would run again on arrays it already changed
         if not active_outs:
             return [s for o in reversed(outs) if self.plan.pushed(stmt, o) for s in self.pop(o)]
         var = outs[0]
@@ -724,7 +729,7 @@ class Reverse:
         expr = stmt.value
         mask = tuple(self.is_active(a) for a in expr.args)
         if self.program.writes_arguments(expr.sd_func, call_args_kinds(expr, self.types)):
-            raise self.array_error(stmt)     # its VJP would run again on arrays it already changed
+            raise self.array_error(stmt)
         callee = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "vjp", mask)
         bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
                 for o in outs if K.is_float(self.types.env[o])]
