@@ -95,7 +95,8 @@ def main():
         print(f"| {title} | {t_primal * 1e3:.2f} ms | {t_grad * 1e3:.2f} ms | {t_grad / t_primal:.2f} |")
     cells, steps = 1000, 500
     print(f"\nheat tape: the reverse sweep keeps one grid per step ({steps} x {cells} = "
-          f"{steps * cells} floats) and pushes no elements (the stencil is linear in u); "
+          f"{steps * cells} floats, made by the primal anyway) and pushes no elements: each "
+          f"step writes into the grid it made; "
           f"the target was at most cells x steps = {cells * steps}.")
 
 

@@ -207,23 +207,6 @@ def transform_with_backend(x):
 
 
 # ------------------------------------------------------------ known engine bug
-def two_returns_in_a_loop(x):
-    """A return, then another inside a branch later in the same loop body (GradBench's
-    ``descend``, seen by saddle's rf/rr variants): reverse mode gives a wrong gradient."""
-    y = x
-    k = 0
-    while True:
-        if y > 10.0:
-            return y
-        if k == 2:
-            k = 0
-        else:
-            y = y * 1.5
-            if y > 8.0:
-                return y * y
-            k = k + 1
-
-
 def discards_of_two_kinds(x, v):
     """``_`` receives a float, then an array: each discard gets its own name."""
     _, gv = sd.value_and_grad(lambda a, b: np.sum(a * b), argnums=1)(x, v)

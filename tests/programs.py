@@ -181,7 +181,8 @@ def while_test_and_break(x):
 
 
 def two_returns_in_loop(x):
-    """A return, then a second one later in the same loop body."""
+    """A return, then a second one later in the same loop body (GradBench's ``descend``,
+    seen by saddle's reverse-outer variants)."""
     y = x
     k = 0
     while True:

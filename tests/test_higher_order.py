@@ -141,9 +141,3 @@ def test_discarding_values_of_two_kinds_into_underscore(backend):
     x, v = 0.5, np.array([1.0, 2.0, -4.0])
     # sum(d/dv sum(x * v)) * x + d/dx sum(x * v) = 3 * x ** 2 + sum(v): its derivative is 6 * x
     assert sd.grad(hp.discards_of_two_kinds, backend=backend)(x, v) == pytest.approx(6 * x, rel=1e-13)
-
-
-def test_two_returns_in_a_loop_body():
-    for x in (1.0, 2.0, 5.0):
-        assert sd.grad(hp.two_returns_in_a_loop, backend="python")(x) == \
-            pytest.approx(central(hp.two_returns_in_a_loop, x), rel=1e-6)
