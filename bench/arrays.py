@@ -79,10 +79,15 @@ def median_times(functions, args, rounds):
     return [statistics.median(t) for t in times]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def timing_rounds(doc):
+    """Rounds of timing from the command line: fewer with ``--quick``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    rounds = 5 if parser.parse_args().quick else 15
+    return 5 if parser.parse_args().quick else 15
+
+
+def main():
+    rounds = timing_rounds(__doc__)
     print("| problem | primal | gradient | gradient / primal |")
     print("|---|---|---|---|")
     for title, fn, args, argnums in problems():

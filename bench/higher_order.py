@@ -24,7 +24,6 @@ Problems:
 Times are medians of interleaved runs after a warm-up call that compiles.
 This is a report, not a test: it asserts nothing.
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sourcediff as sd                                     # noqa: E402
 from sourcediff.gradbench import gmm as gradbench_gmm       # noqa: E402
 from sourcediff.gradbench import inputs                     # noqa: E402
-from arrays import median_times                             # noqa: E402  (bench/ is on the path)
+from arrays import median_times, timing_rounds              # noqa: E402  (bench/ is on the path)
 
 
 def rosenbrock(x):
@@ -69,9 +68,7 @@ def problems():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    rounds = 5 if parser.parse_args().quick else 15
+    rounds = timing_rounds(__doc__)
     print("| problem | primal | gradient | HVP | gradient / primal | HVP / gradient |")
     print("|---|---|---|---|---|---|")
     for title, fn, args in problems():

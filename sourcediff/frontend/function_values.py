@@ -13,11 +13,9 @@ transformed again by the enclosing transform (DESIGN.md, invariant 1).
 """
 import ast
 import functools
-import inspect
 from dataclasses import dataclass
 
 from .. import pytree as T
-from ..custom import is_custom
 from .parse import BoundSource, Synthetic
 from .resolve import DTYPES, classify
 
@@ -149,17 +147,6 @@ def python_callable(target, count):
         _callers[key] = Synthetic(BoundSource(python_callable, fn_node, "<sourcediff>", {"_target": target}),
                                   f"call of {name}")
     return _callers[key]
-
-
-def signature(target):
-    if isinstance(target, Synthetic):
-        return target.signature
-    if is_custom(target):
-        return target.signature
-    try:
-        return inspect.signature(getattr(target, "py_func", target))
-    except (TypeError, ValueError):
-        return None
 
 
 _transformed = {}

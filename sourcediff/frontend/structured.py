@@ -567,8 +567,9 @@ class Flattener(FunctionCalls):
     # ---------------------------------------------------------------- calls
     def call(self, node):
         ref = resolve(node.func, self.source, self.local)
-        if ref is not None and F.transform_of(ref.value):
-            return self.transform_call(node, F.transform_of(ref.value))
+        mode = F.transform_of(ref.value) if ref is not None else None
+        if mode is not None:
+            return self.transform_call(node, mode)
         if ref is not None and ref.value is functools.partial:
             return self.partial(node)
         function = self.function_called(node.func, ref)

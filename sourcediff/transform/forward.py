@@ -85,7 +85,7 @@ class Forward:
             return [assign(write, self.dot(expr), stmt), self.primal(stmt)]
         outs = targets(stmt)
         kind = op_kind(expr)
-        writes_active = kind == "call" and set(self.program.written_by_call(self.types)(expr)) & self.active
+        writes_active = kind == "call" and set(self.program.written_by_call(expr, self.types)) & self.active
         if not set(outs) & self.active and not writes_active:
             return [self.primal(stmt)]
         if kind == "call":

@@ -156,12 +156,10 @@ class Program:
 
     writes_arguments = staticmethod(writes_arguments)
 
-    def written_by_call(self, types):
-        """For a call in the code typed by ``types``: the names of the arrays it writes into."""
-        def written(call):
-            positions = self.writes_arguments(call.sd_func, call_args_kinds(call, types))
-            return [call.args[k].id for k in sorted(positions) if isinstance(call.args[k], ast.Name)]
-        return written
+    def written_by_call(self, call, types):
+        """The names of the arrays ``call`` (in the code typed by ``types``) writes into."""
+        positions = self.writes_arguments(call.sd_func, call_args_kinds(call, types))
+        return [call.args[k].id for k in sorted(positions) if isinstance(call.args[k], ast.Name)]
 
     def add(self, fn_def):
         """A hand-built entry function; it runs as plain Python around the compiled ones."""
@@ -205,7 +203,8 @@ class Program:
                                    f"it is {types.env[p]}; pass a float")
             tape.refuse_writes_after_ravel(core, types)
             written = [core.params[k] for k in self.writes_arguments(fn, kinds)]
-            active = activity.active_variables(core, types, params, self.written_by_call(types), written)
+            active = activity.active_variables(core, types, params, lambda call: self.written_by_call(call, types),
+                                               written)
             if mode == "jvp":
                 fn_def = Forward(core, types, active, mask, self, naming).function(fn_name)
             else:

@@ -19,7 +19,7 @@ from ..custom import custom_vjp
 from ..errors import ReverseThroughArrays, error_at
 from ..frontend import custom_rules
 from ..frontend.normalize import assign, instantiate, is_breakif, name
-from .common import array_mapping, call_args_kinds, custom_parts, emit_primal, on_arrays, partial_template
+from .common import array_mapping, call_args_kinds, custom_parts, emit_primal, partial_template
 
 
 def aug(target, op, value):
@@ -516,7 +516,7 @@ class Reverse:
         active_outs = [o for o in outs if o in self.active]
         expr = stmt.value
         kind = op_kind(expr)
-        if kind == "call" and set(self.program.written_by_call(self.types)(expr)) & self.active:
+        if kind == "call" and set(self.program.written_by_call(expr, self.types)) & self.active:
             raise self.array_error(stmt)     # its VJP would run again on arrays it already changed
         if not active_outs:
             return [s for o in reversed(outs) if self.plan.pushed(stmt, o) for s in self.pop(o)]
