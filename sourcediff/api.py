@@ -25,7 +25,7 @@ from .transform import program as P
 BACKENDS = {"numba": numba_cpu, "python": python, "cuda": numba_cuda}
 CUDA_MODES = ("jit", "grad", "value_and_grad", "jvp")      # the transforms that make device functions
 FORWARD_FALLBACK = {"grad": "_entry_grad_forward", "value_and_grad": "_entry_value_and_grad_forward",
-                    "jacrev": "_entry_jacfwd"}
+                    "jacrev": "_entry_jacfwd", "vjp": "_entry_vjp_forward"}
 
 
 def default_backend():
@@ -376,6 +376,20 @@ class Transformed:
         mask = self._differentiated(spec)
         name_ = program.request(spec.fn, spec.kinds, "vjp", mask)
         return name_, T.tuple_of([spec.out_tree] + [T.LEAF] * sum(mask))
+
+    def _entry_vjp_forward(self, program, spec):
+        """The VJP's function from one forward sweep per differentiated input element."""
+        mask = self._differentiated(spec)
+        jvp = program.request(spec.fn, spec.kinds, "jvp", mask)
+        params, outs = spec.core.params, spec.outputs
+        seeds = [f"_seed{i}" for i, k in enumerate(outs) if K.is_float(k)]
+        diff = tuple(j for j, m in enumerate(mask) if m)
+        body = ast.parse(f"from sourcediff import jacobians\n"
+                         f"_result = jacobians.vjp_from_jvps({jvp}, ({', '.join(params)},), {diff}, "
+                         f"{len(outs)}, ({', '.join(seeds)},))").body
+        entry = program.unique(f"{spec.core.name}_vjp_by_jvps")
+        program.add(_function(entry, params + seeds, body, ["_result"]))
+        return entry, T.tuple_of([spec.out_tree] + [T.LEAF] * sum(mask))
 
     def _grad_wrapper(self, program, spec, with_value, forward=False):
         nums, diff = self._diff_leaves(spec)

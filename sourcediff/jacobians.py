@@ -44,6 +44,21 @@ def forward(jvp, args, nums, n_outputs, float_outputs):
     return tuple(outputs), [blocks[i, n] for i in range(len(float_outputs)) for n in nums]
 
 
+def vjp_from_jvps(jvp, args, nums, n_outputs, seeds):
+    """What a VJP returns, (outputs..., cotangents of the arguments ``nums``), from one JVP per
+    element of those arguments: for code reverse mode cannot run."""
+    outputs, bars = jvp(*args, *(_zero(args[n]) for n in nums))[:n_outputs], []
+    for n in nums:
+        bar = []
+        for t in _units(args[n]):
+            tangents = [t if m == n else _zero(args[m]) for m in nums]
+            dots = jvp(*args, *tangents)[n_outputs:]
+            bar.append(sum(np.vdot(s, d) for s, d in zip(seeds, dots)))
+        bars.append(np.array(bar, dtype=args[n].dtype).reshape(args[n].shape) if np.ndim(args[n])
+                    else float(bar[0]))
+    return tuple(outputs) + tuple(bars)
+
+
 def reverse(vjp, primal, args, nums, n_outputs, float_outputs):
     """(primal outputs, Jacobian blocks): one VJP per element of each float output."""
     outputs = primal(*args)

@@ -38,18 +38,10 @@ FD_ATOL = 1e-8
 # Numba's np.sum, np.dot and @ add in another order than NumPy's.
 BACKEND_RTOL = 1e-10
 
-# Engine bugs, as repro ids of the report that came with these tests:
-VIEW_REFS = "D: Numba cannot compile the reference tape of a name bound to non-contiguous " \
-            "views (A[:, j], U[1:-1, 1:-1]): AssertionError in list_to_list"
-ZERO_D = "F: a 0-d array argument does not compile on Numba (accumulate into a float)"
-HELPER_WRITES = "K: sd.vjp through a helper that writes into its array argument is refused with " \
-                "an error (grad, jacrev and hessian fall back to forward sweeps; vjp has no fallback)"
-
-# (check, program id) -> reason.  Checks: grad, single (single argnums), jvp, value_and_grad,
-# jit (sd.jit and sd.vjp), numba_grad, numba_jvp, jacobian, jvp_vjp, hessian.
-KNOWN_BUGS = {("jit", "heat_helper_in_place"): HELPER_WRITES}
-for _id in ("column_views_loop", "stencil_2d", "rows_of_2d_writes"):
-    KNOWN_BUGS[("numba_grad", _id)] = VIEW_REFS
+# Engine bugs as strict xfails, (check, program id) -> reason; none today.  Checks: grad,
+# single (single argnums), jvp, value_and_grad, jit (sd.jit and sd.vjp), numba_grad,
+# numba_jvp, jacobian, jvp_vjp, hessian.
+KNOWN_BUGS = {}
 
 # Programs not to run on Numba: none today.  A program whose compiled code writes past the
 # end of its tape (as several did before tape capacity checks) corrupts the heap and aborts
@@ -401,12 +393,31 @@ def test_a_new_grid_each_step_needs_no_element_tape():
     assert "_ftape[_fp] = v[i]" in swapped.source
 
 
+def rebound_in_loop(a, c):
+    u = a
+    for _ in range(3):
+        w = u * c
+        u = np.sin(w) + u
+    return np.sum(u * u)
+
+
+@pytest.mark.parametrize("layout", ["strided", "fortran"])
+def test_arguments_of_any_layout(layout):
+    """The lists saving ``u`` and ``w`` are typed for arrays of any layout: a strided or
+    Fortran-ordered argument, and arrays computed from it, are not C-contiguous."""
+    base = np.linspace(0.1, 0.9, 12)
+    a = base[::2] if layout == "strided" else base.reshape(3, 4).T
+    g = transform("grad", rebound_in_loop, (0, 1), "numba")(a, 0.7)
+    assert g[0].shape == a.shape
+    assert np.allclose(g[0], fd_derivative(rebound_in_loop, (a, 0.7), 0), rtol=1e-6, atol=1e-8)
+    assert g[1] == pytest.approx(fd_derivative(rebound_in_loop, (a, 0.7), 1), rel=1e-6)
+
+
 def zero_d(a, c):
     return a[()] * c + np.sum(np.sin(a) * a)
 
 
-@pytest.mark.parametrize("backend", ["python", pytest.param("numba", marks=pytest.mark.xfail(
-    strict=True, reason=ZERO_D))])
+@pytest.mark.parametrize("backend", ["python", "numba"])
 def test_zero_d_array_argument(backend):
     a = np.array(0.7)
     g = transform("grad", zero_d, (0, 1), backend)(a, 1.5)

@@ -372,6 +372,49 @@ def alias_groups(core, types):
     return groups
 
 
+def strided_names(core, types):
+    """Array names that may be bound to arrays Numba does not type as C-contiguous:
+    array parameters, views such as ``a[:, j]``, ``a[::2]`` and ``a.T``, results of
+    helpers, and whatever is computed from such names (``u * c`` of a Fortran-ordered
+    ``u`` is Fortran-ordered).  A list saving such a name's arrays must be typed for any
+    layout; the others keep the C layout that lets Numba vectorise their loops."""
+    found = {p for p in core.params if isinstance(types.env.get(p), K.Array)}
+    binders = [s for s in walk(core.body) if isinstance(s, ast.Assign) and not is_write(s)
+               and any(isinstance(types.env.get(t), K.Array) for t in targets(s))]
+    while True:
+        more = {t for s in binders if _may_be_strided(s.value, found, types)
+                for t in targets(s) if t not in found and isinstance(types.env.get(t), K.Array)}
+        if not more:
+            return found
+        found |= more
+
+
+def _may_be_strided(expr, strided, types):
+    kind = op_kind(expr)
+    if kind in ("call", "custom"):
+        return True
+    if kind == "array" and expr.sd_array.name == "copy":
+        return False                       # a copy is C-contiguous whatever it copies
+    if any(isinstance(a, ast.Name) and a.id in strided for a in operands(expr)):
+        return True
+    if kind == "array":
+        return expr.sd_array.alias and expr.sd_array.name != "reshape"
+    return kind == "read" and not _keeps_c_layout(expr.slice, types)
+
+
+def _keeps_c_layout(index, types):
+    """Whether Numba types ``a[index]`` of a C-contiguous ``a`` as C-contiguous:
+    integers, then at most one slice without a step (or an integer-array gather)."""
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    if any(isinstance(p, ast.Name) and isinstance(types.env.get(p.id), K.Array) for p in parts):
+        return True                        # a gather makes a new array
+    if not parts or any(isinstance(p, ast.Constant) and p.value in (None, Ellipsis) for p in parts):
+        return False
+    last = parts[-1]
+    return all(not isinstance(p, ast.Slice) for p in parts[:-1]) and (
+        not isinstance(last, ast.Slice) or last.step is None)
+
+
 def refuse_writes_after_ravel(core, types):
     """``np.ravel`` returns a view of a contiguous array and a copy of any other;
     derivative code cannot follow both where either side is written after it."""

@@ -55,6 +55,7 @@ def trip_count(start, stop, step):
 def accumulate(bar, g):
     """``bar += g`` with NumPy's broadcasting both ways: ``g`` summed over the axes ``bar``
     lacks or has length 1 in, and spread over the axes ``g`` has length 1 in.  Returns ``bar``."""
+    g = np.asarray(g)          # operations on 0-d arrays give scalars, in NumPy and in Numba
     if bar.shape == g.shape:
         bar += g
         return bar

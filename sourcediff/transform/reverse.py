@@ -13,7 +13,7 @@ import copy
 from .. import kinds as K
 from ..analysis.dataflow import (assigned_names, index_atoms, index_length, is_element_index, is_write, names, op_kind,
                                  operands, targets, walk)
-from ..analysis.tape import custom_reads, partial_reads, reads_outside, simple_while
+from ..analysis.tape import custom_reads, partial_reads, reads_outside, simple_while, strided_names
 from ..codegen import const, number, simplify
 from ..custom import custom_vjp
 from ..errors import ReverseThroughArrays, error_at
@@ -57,8 +57,8 @@ class Reverse:
         e = error_at(stmt, self.core.source, "reverse mode cannot undo this statement: it changes an "
                      "array that carries derivatives in a way the backward sweep cannot replay (a call "
                      "that writes into its array arguments, an array rebound from itself without a tape, "
-                     "or a forward-only operation); sd.grad, jacrev and hessian fall back to forward "
-                     "sweeps here, and sd.jvp/sd.jacfwd handle it directly")
+                     "or a forward-only operation); sd.grad, vjp, jacrev and hessian fall back to "
+                     "forward sweeps here, and sd.jvp/sd.jacfwd handle it directly")
         return ReverseThroughArrays(e.reason, e.filename, e.lineno, e.code)
 
     # ------------------------------------------------------------ analysis helpers
@@ -235,14 +235,16 @@ class Reverse:
         for p in self.core.params:
             if p in self.active and self.is_array(p):
                 out.append(assign(self.bar(p), _np_call("zeros_like", name(p))))
+        strided = strided_names(self.core, self.types) if self.refs else set()
         for var, lists in sorted(self.refs.items()):
             for lst, v in lists:
                 if v not in self.core.params and not (v == self.bar(var) and var in self.core.params):
                     kind = self.types.env[var]
-                    out.append(assign(v, _np_call("empty", ast.Tuple(elts=[ast.Constant(0)] * kind.ndim,
-                                                                     ctx=ast.Load()),
-                                                  ast.Attribute(value=name("np"), attr=_np_dtype(kind.dtype),
-                                                                ctx=ast.Load()))))
+                    empty = _np_call("empty", ast.Tuple(elts=[ast.Constant(0)] * kind.ndim, ctx=ast.Load()),
+                                     ast.Attribute(value=name("np"), attr=_np_dtype(kind.dtype), ctx=ast.Load()))
+                    if var in strided:      # [::1]: Numba types the list for arrays of any layout
+                        empty = ast.Subscript(value=empty, slice=ast.Slice(step=ast.Constant(1)), ctx=ast.Load())
+                    out.append(assign(v, empty))
                 out.append(assign(lst, ast.Call(func=_rt_attr("ref_tape"), args=[name(v)], keywords=[])))
         return out
 
