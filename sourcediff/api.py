@@ -13,6 +13,7 @@ import inspect
 import os
 from dataclasses import dataclass
 
+from . import jacobians
 from . import kinds as K
 from . import pytree as T
 from .backends import modules, numba_cpu, numba_cuda, python
@@ -445,10 +446,15 @@ class Transformed:
         mask = tuple(j in diff for j in range(len(spec.kinds)))
         _check_all_float(core, outs, self.mode)
         derivative = program.request(spec.fn, spec.kinds, "jvp" if direction == "forward" else "vjp", mask)
-        primal = program.request(spec.fn, spec.kinds, "primal", None) if direction == "reverse" else None
         results = [f"_o{i}" for i in range(len(outs))]
         blocks = {(i, j): f"_j{i}_{j}" for i in range(len(outs)) for j in diff}
-        body = _sweeps(direction, derivative, core.params, diff, outs, results, list(blocks.values()), primal)
+        if hasattr(self, "sd_arity"):       # taken in code: sweeps it can compile and differentiate
+            primal = program.request(spec.fn, spec.kinds, "primal", None)
+            body = ast.parse(jacobians.sweeps_in_code(direction, derivative, primal, core.params, spec.kinds,
+                                                      diff, outs)).body
+        else:
+            primal = program.request(spec.fn, spec.kinds, "primal", None) if direction == "reverse" else None
+            body = _sweeps(direction, derivative, core.params, diff, outs, results, list(blocks.values()), primal)
         returned = [blocks.get((i, j), ast.Constant(0.0))
                     for i in range(len(outs)) for n in nums for j in spec.leaves(n)]
         entry = program.unique(f"{core.name}_{self.mode}")

@@ -76,3 +76,53 @@ def reverse(vjp, primal, args, nums, n_outputs, float_outputs):
         for n in order:
             blocks[i, n] = _block(rows[n], 0, np.shape(out), np.shape(args[n]))
     return outputs, [blocks[i, n] for i in range(len(floats)) for n in nums]
+
+
+
+def sweeps_in_code(direction, derivative, primal, params, kinds, nums, outputs):
+    """The statements of ``forward``/``reverse`` written as loops in the supported subset,
+    for a Jacobian taken inside differentiated or compiled code.  ``kinds`` are the
+    parameters' kinds, ``outputs`` the outputs' (arrays or floats); ``nums`` the positions
+    of the parameters differentiated.  Block (i, j) is named ``_j{i}_{j}``."""
+    def is_array(kind):
+        return hasattr(kind, "ndim")
+
+    def dims(value, kind):
+        return [f"{value}.shape[{d}]" for d in range(kind.ndim)] if is_array(kind) else []
+
+    def zero(value, kind):
+        return f"np.zeros_like({value})" if is_array(kind) else "0.0"
+
+    def sweep(value, kind, unit):
+        """(loops over the elements of ``value`` each setting ``unit`` to a one there, indices,
+        indent of the loop body); a float is its own unit, 1.0."""
+        if not is_array(kind):
+            return [], [], "", "1.0"
+        ks = [f"_k{d}" for d in range(kind.ndim)]
+        loops = [f"{'    ' * d}for {k} in range({value}.shape[{d}]):" for d, k in enumerate(ks)]
+        pad = "    " * kind.ndim
+        return loops + [f"{pad}{unit} = np.zeros_like({value})", f"{pad}{unit}[{', '.join(ks)}] = 1.0"], ks, pad, unit
+
+    outs = [f"_o{i}" for i in range(len(outputs))]
+    lines = [f"{', '.join(outs)} = {primal}({', '.join(params)})"]
+    for i, out_kind in enumerate(outputs):
+        for j in nums:
+            shape = dims(outs[i], out_kind) + dims(params[j], kinds[j])
+            lines.append(f"_j{i}_{j} = np.zeros(({', '.join(shape)},))" if shape else f"_j{i}_{j} = 0.0")
+    if direction == "reverse":          # one backward sweep per element of each output
+        bars = [f"_b{j}" for j in nums]
+        for i, out_kind in enumerate(outputs):
+            loops, ks, pad, unit = sweep(outs[i], out_kind, "_seed")
+            seeds = [unit if m == i else zero(o, k) for m, (o, k) in enumerate(zip(outs, outputs))]
+            lines += loops + [f"{pad}{', '.join(['_'] * len(outs) + bars)} = {derivative}({', '.join(params + seeds)})"]
+            lines += [f"{pad}_j{i}_{j}[{', '.join(ks)}] = {bar}" if ks else f"{pad}_j{i}_{j} = {bar}"
+                      for j, bar in zip(nums, bars)]
+    else:                               # one forward sweep per element of each input
+        dots = [f"_d{i}" for i in range(len(outputs))]
+        for j in nums:
+            loops, ks, pad, unit = sweep(params[j], kinds[j], "_tangent")
+            tangents = [unit if m == j else zero(params[m], kinds[m]) for m in nums]
+            lines += loops + [f"{pad}{', '.join(['_'] * len(outs) + dots)} = {derivative}({', '.join(params + tangents)})"]
+            lines += [f"{pad}_j{i}_{j}[{', '.join([':'] * getattr(k, 'ndim', 0) + ks)}] = {dot}" if ks
+                      else f"{pad}_j{i}_{j} = {dot}" for i, (k, dot) in enumerate(zip(outputs, dots))]
+    return "\n".join(lines)

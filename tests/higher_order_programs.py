@@ -213,3 +213,30 @@ def discards_of_two_kinds(x, v):
     _, gx = sd.value_and_grad(lambda a, b: np.sum(a * b))(x, v)
     _ = v * x
     return np.sum(gv) * x + gx
+
+
+# ------------------------------------------------------------ array Jacobians in code
+def warp(A, s):
+    """An array output (3,) of a 2-D array and a float."""
+    v = np.tanh(A[0] * s) + A[1] * A[1]
+    return v
+
+
+def jacobians_in_code(A, s):
+    """jacfwd and jacrev of array code taken inside the code (as GradBench's ba does)."""
+    forward_A, forward_s = sd.jacfwd(warp, argnums=(0, 1))(A, s)
+    reverse_A, reverse_s = sd.jacrev(warp, argnums=(0, 1))(A, s)
+    return np.sum(forward_A * reverse_A) + np.sum(forward_s * np.cos(reverse_s))
+
+
+def jacobians_in_code_by_hand(A, s):
+    """The same from the closed form: d v_k / d A[0, k] = s (1 - t_k^2), d v_k / d A[1, k]
+    = 2 A[1, k], d v_k / d s = A[0, k] (1 - t_k^2), t = tanh(A[0] s)."""
+    t = np.tanh(A[0] * s)
+    d0, d1, ds = s * (1 - t * t), 2 * A[1], A[0] * (1 - t * t)
+    return np.sum(d0 * d0) + np.sum(d1 * d1) + np.sum(ds * np.cos(ds))
+
+
+def rows_product(A):
+    """Reads rows of its argument: the reverse code adds into views of ``A_bar`` in place."""
+    return np.sum(np.tanh(A[0]) * A[1])

@@ -99,6 +99,28 @@ def test_transforms_inside_code(backend, fn, by_hand):
     assert sd.grad(fn, backend=backend)(x) == pytest.approx(central(by_hand, x), rel=1e-8)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hessian_through_rows_of_an_array_argument(backend):
+    """Forward mode over reverse code carries the adjoint added into views (``A_bar[0]``)."""
+    A = np.array([[0.3, -0.5, 0.8], [1.2, 0.4, -0.7]])
+    H = sd.hessian(hp.rows_product, backend=backend)(A)
+    t = np.tanh(A[0])
+    expected = np.zeros((2, 3, 2, 3))
+    for k in range(3):
+        expected[0, k, 0, k] = -2 * t[k] * (1 - t[k] ** 2) * A[1, k]
+        expected[0, k, 1, k] = expected[1, k, 0, k] = 1 - t[k] ** 2
+    assert np.allclose(H, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_array_jacobians_inside_code_and_their_gradient(backend):
+    A, s = np.array([[0.3, -0.5, 0.8], [1.2, 0.4, -0.7]]), 0.9
+    assert sd.jit(hp.jacobians_in_code, backend=backend)(A, s) == \
+        pytest.approx(hp.jacobians_in_code_by_hand(A, s), rel=1e-13)
+    g = sd.grad(hp.jacobians_in_code, argnums=1, backend=backend)(A, s)
+    assert g == pytest.approx(central(lambda t: hp.jacobians_in_code_by_hand(A, t), s), rel=1e-8)
+
+
 # ------------------------------------------------------------ function values
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_function_values_are_specialised_and_closures_differentiated(backend):

@@ -29,6 +29,14 @@ def differentiable_operands(expr):
     return []
 
 
+def accumulated_into(expr):
+    """``[bar]`` for ``_rt.accumulate(bar, g)``, which adds into ``bar`` in place (reverse
+    code differentiated again); ``[]`` for any other operation."""
+    if op_kind(expr) == "array" and expr.sd_array.name == "accumulate" and isinstance(expr.sd_args[0], ast.Name):
+        return [expr.sd_args[0].id]
+    return []
+
+
 def aliases(stmt, types):
     """Whether the assignment binds a view of (or another name for) an array operand."""
     expr = stmt.value
@@ -42,7 +50,8 @@ def _flows(core, types, written_by_call):
     """(sources, destinations) pairs: derivatives flow from sources into destinations.
 
     A view and its base share their elements, so derivatives flow both ways;
-    a call that writes into array arguments sends its operands' into them.
+    a call that writes into array arguments sends its operands' into them, and so does
+    ``_rt.accumulate`` into its first argument.
     """
     for stmt in walk(core.body):
         if not isinstance(stmt, ast.Assign):
@@ -50,6 +59,7 @@ def _flows(core, types, written_by_call):
         sources = [a.id for a in differentiable_operands(stmt.value) if isinstance(a, ast.Name)]
         if op_kind(stmt.value) == "call":
             yield sources, written_by_call(stmt.value)
+        yield sources, accumulated_into(stmt.value)
         if aliases(stmt, types):
             yield targets(stmt), sources
         if is_write(stmt):
