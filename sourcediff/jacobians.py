@@ -78,7 +78,6 @@ def reverse(vjp, primal, args, nums, n_outputs, float_outputs):
     return outputs, [blocks[i, n] for i in range(len(floats)) for n in nums]
 
 
-
 def sweeps_in_code(direction, derivative, primal, params, kinds, nums, outputs):
     """The statements of ``forward``/``reverse`` written as loops in the supported subset,
     for a Jacobian taken inside differentiated or compiled code.  ``kinds`` are the
