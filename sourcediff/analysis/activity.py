@@ -46,20 +46,18 @@ def aliases(stmt, types):
     return kind in ("copy", "read") or (kind == "array" and expr.sd_array.alias)
 
 
-def _flows(core, types, written_by_call):
+def _flows(core, types, written_in_place):
     """(sources, destinations) pairs: derivatives flow from sources into destinations.
 
     A view and its base share their elements, so derivatives flow both ways;
-    a call that writes into array arguments sends its operands' into them, and so does
-    ``_rt.accumulate`` into its first argument.
+    an operation that writes into arrays in place (``written_in_place``) sends its
+    operands' into them.
     """
     for stmt in walk(core.body):
         if not isinstance(stmt, ast.Assign):
             continue
         sources = [a.id for a in differentiable_operands(stmt.value) if isinstance(a, ast.Name)]
-        if op_kind(stmt.value) == "call":
-            yield sources, written_by_call(stmt.value)
-        yield sources, accumulated_into(stmt.value)
+        yield sources, written_in_place(stmt.value)
         if aliases(stmt, types):
             yield targets(stmt), sources
         if is_write(stmt):
@@ -70,10 +68,10 @@ def _flows(core, types, written_by_call):
             yield sources, targets(stmt)
 
 
-def active_variables(core, types, active_params, written_by_call=lambda call: [], written_params=()):
-    """``written_by_call(call)``: the names of the arrays a call writes into;
+def active_variables(core, types, active_params, written_in_place, written_params):
+    """``written_in_place(expr)``: the names of the arrays an operation writes into;
     ``written_params``: the array parameters the function writes into (outputs too)."""
-    flows = list(_flows(core, types, written_by_call))
+    flows = list(_flows(core, types, written_in_place))
     floats = {n for n, k in types.env.items() if K.is_float(k)}
     varied = set(active_params) & floats
     useful = ({a.id for a in core.outputs if isinstance(a, ast.Name)} | set(written_params)) & floats

@@ -9,7 +9,6 @@ import copy
 from .. import kinds as K
 from ..codegen import add_all, number, simplify
 from ..frontend.normalize import assign, instantiate, name
-from ..analysis.activity import accumulated_into
 from ..analysis.dataflow import names, op_kind, targets
 from ..custom import custom_vjp
 from ..errors import error_at
@@ -86,8 +85,7 @@ class Forward:
             return [assign(write, self.dot(expr), stmt), self.primal(stmt)]
         outs = targets(stmt)
         kind = op_kind(expr)
-        written = self.program.written_by_call(expr, self.types) if kind == "call" else accumulated_into(expr)
-        writes_active = set(written) & self.active
+        writes_active = set(self.program.written_in_place(expr, self.types)) & self.active
         if not set(outs) & self.active and not writes_active:
             return [self.primal(stmt)]
         if kind == "call":

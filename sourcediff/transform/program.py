@@ -9,6 +9,7 @@ import threading
 
 from .. import kinds as K
 from ..analysis import activity, tape
+from ..analysis.dataflow import is_write, op_kind, walk
 from ..analysis.types import Types
 from ..codegen import Naming, fold, tidy
 from ..errors import error_at
@@ -106,16 +107,14 @@ def writes_arguments(fn, kinds, seen=None):
     seen.add(key)
     types = types_of(*key)
     core = types.core
-    from ..analysis.tape import alias_groups
-    from ..analysis.dataflow import is_write, op_kind, walk
-    groups = alias_groups(core, types)
+    groups = tape.alias_groups(core, types)
     written = set()
     for stmt in walk(core.body):
         if isinstance(stmt, ast.Assign) and is_write(stmt):
             written |= groups.get(stmt.targets[0].value.id, {stmt.targets[0].value.id})
         elif isinstance(stmt, ast.Assign) and op_kind(stmt.value) == "call":
             args = stmt.value.args
-            inner = writes_arguments(stmt.value.sd_func, tuple(types.of(a) for a in args), seen)
+            inner = writes_arguments(stmt.value.sd_func, call_args_kinds(stmt.value, types), seen)
             for k in inner:
                 if isinstance(args[k], ast.Name):
                     written |= groups.get(args[k].id, {args[k].id})
@@ -156,10 +155,13 @@ class Program:
 
     writes_arguments = staticmethod(writes_arguments)
 
-    def written_by_call(self, call, types):
-        """The names of the arrays ``call`` (in the code typed by ``types``) writes into."""
-        positions = self.writes_arguments(call.sd_func, call_args_kinds(call, types))
-        return [call.args[k].id for k in sorted(positions) if isinstance(call.args[k], ast.Name)]
+    def written_in_place(self, expr, types):
+        """The names of the arrays the operation ``expr`` (in the code typed by ``types``) writes
+        into in place: a helper's array arguments, or the adjoint ``_rt.accumulate`` adds into."""
+        if op_kind(expr) != "call":
+            return activity.accumulated_into(expr)
+        positions = self.writes_arguments(expr.sd_func, call_args_kinds(expr, types))
+        return [expr.args[k].id for k in sorted(positions) if isinstance(expr.args[k], ast.Name)]
 
     def add(self, fn_def):
         """A hand-built entry function; it runs as plain Python around the compiled ones."""
@@ -203,8 +205,8 @@ class Program:
                                    f"it is {types.env[p]}; pass a float")
             tape.refuse_writes_after_ravel(core, types)
             written = [core.params[k] for k in self.writes_arguments(fn, kinds)]
-            active = activity.active_variables(core, types, params, lambda call: self.written_by_call(call, types),
-                                               written)
+            active = activity.active_variables(core, types, params,
+                                               lambda expr: self.written_in_place(expr, types), written)
             if mode == "jvp":
                 fn_def = Forward(core, types, active, mask, self, naming).function(fn_name)
             else:

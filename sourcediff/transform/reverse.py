@@ -518,7 +518,7 @@ class Reverse:
         active_outs = [o for o in outs if o in self.active]
         expr = stmt.value
         kind = op_kind(expr)
-        if kind == "call" and set(self.program.written_by_call(expr, self.types)) & self.active:
+        if kind == "call" and set(self.program.written_in_place(expr, self.types)) & self.active:
             raise self.array_error(stmt)     # its VJP would run again on arrays it already changed
         if not active_outs:
             return [s for o in reversed(outs) if self.plan.pushed(stmt, o) for s in self.pop(o)]
