@@ -111,6 +111,18 @@ def heat_slices(u0, c, steps):
     return np.sum(np.sin(u) * u)
 
 
+def pairwise_means(u0, steps):
+    """Each step a grid one cell shorter: the backward sweep reads each step's length, from
+    the adjoints when the grids themselves are not kept."""
+    u = u0.copy()
+    for _ in range(steps):
+        new = np.empty(u.shape[0] - 1)
+        for i in range(u.shape[0] - 1):
+            new[i] = 0.5 * (u[i] + u[i + 1]) + 0.1 * u[i]
+        u = new
+    return np.sum(np.sin(u) * u)
+
+
 def heat_reaction(u0, c, steps):
     """Heat with a cubic reaction term: the backward sweep needs every overwritten value."""
     u = u0.copy()
@@ -822,6 +834,7 @@ CASES = [
     Case(heat_copy, [(U0, 0.2, 6), (U0[::-1].copy(), 0.35, 3)], (0, 1)),
     Case(heat_swap, [(U0, 0.2, 6), (U0[::-1].copy(), 0.35, 3)], (0, 1)),
     Case(heat_slices, [(U0, 0.2, 6), (U0[::-1].copy(), 0.35, 3)], (0, 1)),
+    Case(pairwise_means, [(U0, 4)], (0,)),
     Case(heat_reaction, [(U0, 0.2, 5)], (0, 1)),
     Case(heat_helper, [(U0, 0.2, 4)], (0, 1)),
     Case(heat_helper_in_place, [(U0, 0.2, 4)], (0, 1)),

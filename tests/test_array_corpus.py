@@ -393,6 +393,24 @@ def test_a_new_grid_each_step_needs_no_element_tape():
     assert "_ftape[_fp] = v[i]" in swapped.source
 
 
+def test_grids_whose_values_no_adjoint_reads_are_not_kept():
+    """The stencil is linear in the grid: with respect to u0 alone (c held fixed) the
+    backward sweep reads no grid, so only the adjoints of each step's grid are kept, and
+    loop bounds take the grid's length from its adjoint; with respect to c too, it reads
+    them.  Gradients against each other and against finite differences."""
+    u0 = np.sin(np.linspace(0.0, 3.0, 9))
+    alone = transform("grad", P.heat_copy, 0)
+    both = transform("grad", P.heat_copy, (0, 1))
+    g = alone(u0, 0.1, 3)
+    assert_same(g, both(u0, 0.1, 3)[0], "u0")
+    assert "_u_refs" not in alone.source and "_u_bar_refs" in alone.source
+    assert "_u_refs" in both.source
+    shrinking = transform("grad", P.pairwise_means, 0)
+    g = shrinking(u0, 4)
+    assert "_u_refs" not in shrinking.source and "u_bar.shape[0]" in shrinking.source
+    assert_fd_close(g, fd_derivative(P.pairwise_means, (u0, 4), 0), P.pairwise_means(u0, 4), "u0")
+
+
 def rebound_in_loop(a, c):
     u = a
     for _ in range(3):

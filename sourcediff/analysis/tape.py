@@ -38,9 +38,15 @@ class Plan:
     saved_loop_vars: set = field(default_factory=set)
     pushes: set = field(default_factory=set)         # (statement id, name): save before it
     defined_first: set = field(default_factory=set)  # names first bound at the top level
+    values_read: set = field(default_factory=set)    # array names whose elements the backward sweep reads
 
     def pushed(self, stmt, name):
         return (id(stmt), name) in self.pushes
+
+    def keeps_value(self, array):
+        """Whether the arrays a rebound name held come back in the backward sweep, or only
+        their adjoints: where it reads no elements, it takes shapes from the adjoints."""
+        return array not in self.active or array in self.values_read
 
 
 def partial_reads(stmt, active):
@@ -257,18 +263,27 @@ def plan(core, types, active):
     order = _execution_order(core)
     while True:
         sites = _read_sites(core, result, types, adjoint_reads)
+        value_sites = _read_sites(core, result, types, value_reads)
         needed = set().union(*(r for _, r in sites))
         candidates = {n for n in needed if n in multiple and n not in result.recompute}
-        pushes = _push_sites(core, sites, candidates)
-        pushes |= _write_push_sites(core, _read_sites(core, result, types, value_reads), groups, order, types)
+        write_pushes = _write_push_sites(core, value_sites, groups, order, types)
+        pushes = _push_sites(core, sites, candidates) | write_pushes
         taped = {var for _, var in pushes}
         if needed == result.needed and pushes == result.pushes:
             break
         result.needed, result.taped, result.pushes = needed, taped, pushes
+    result.values_read = _values_read(_push_sites(core, value_sites, candidates) | write_pushes, groups)
     _, result.defined_first = _first_definitions(core)
     result.saved_loop_vars = _loop_vars_read_outside(core, result, types)
     result.needed |= result.saved_loop_vars
     return result
+
+
+def _values_read(value_pushes, groups):
+    """Names whose old values the backward sweep reads, or whose overwritten elements it
+    restores, with every name that may share their elements."""
+    out = {var for _, var in value_pushes}
+    return out.union(*(groups.get(n, ()) for n in out))
 
 
 def _execution_order(core):

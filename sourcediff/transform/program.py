@@ -12,6 +12,7 @@ from ..analysis import activity, tape
 from ..analysis.dataflow import is_write, op_kind, walk
 from ..analysis.types import Types
 from ..codegen import Naming, fold, tidy
+from ..dead_code import prune
 from ..errors import error_at
 from ..custom import CustomCall, is_custom
 from ..frontend import custom_rules
@@ -121,6 +122,11 @@ def writes_arguments(fn, kinds, seen=None):
     return {k for k, p in enumerate(core.params) if p in written}
 
 
+# "cotangents": a VJP called by other reverse code, which has the primal results already and
+# takes only the arguments' cotangents
+SUFFIXES = {"cotangents": "vjp"}
+
+
 class Program:
     def __init__(self):
         self.names = {}       # (fn, kinds, mode, mask) -> function name
@@ -145,7 +151,7 @@ class Program:
         key = (fn, tuple(kinds), mode, mask)
         if key not in self.names:
             base = core_of(fn).name
-            self.names[key] = self.unique(base if mode == "primal" else f"{base}_{mode}")
+            self.names[key] = self.unique(base if mode == "primal" else f"{base}_{SUFFIXES.get(mode, mode)}")
             self.pending.append(key)
             if mode == "primal":
                 self.origins[self.names[key]] = origin
@@ -213,10 +219,11 @@ class Program:
                 plan = tape.plan(core, types, active)
                 multiple = tape.multiply_assigned(core)
                 reverse = Reverse(core, types, plan, mask, self, naming, multiple)
-                fn_def = reverse.function(fn_name)
+                fn_def = reverse.function(fn_name, values=mode == "vjp")
                 fn_def.sd_tapes = dict(reverse.tapes.values())     # array name -> position name
         fn_def.sd_core = core       # for backends that rewrite the function (numba_cuda)
         temps = core.temps | set(naming.derived_from(core.temps))
         fold(fn_def, lambda n: n in temps)
+        prune(fn_def)
         tidy(fn_def)
         return ast.fix_missing_locations(fn_def)

@@ -124,7 +124,7 @@ class Reverse:
     def ref_lists(self, var):
         """(list, variable) pairs keeping the arrays ``var`` (and its adjoint) were bound to."""
         if var not in self.refs:
-            held = [var] + ([self.bar(var)] if var in self.active else [])
+            held = ([var] if self.plan.keeps_value(var) else []) + ([self.bar(var)] if var in self.active else [])
             self.refs[var] = [(self.naming.unique(f"_{v}_refs"), v) for v in held]
         return self.refs[var]
 
@@ -170,12 +170,30 @@ class Reverse:
         for n in sorted(reads):
             if n in self.plan.recompute and n not in self.fresh:
                 out += self.materialize(self.deps[n] & set(self.plan.recompute))
-                out.append(emit_primal(self.plan.recompute[n], self.types, self.program))
+                out.append(emit_primal(self._shape_from_adjoint(self.plan.recompute[n]), self.types,
+                                       self.program))
                 self.fresh.add(n)
         return out
 
+    def _shape_from_adjoint(self, stmt):
+        """``n = a.shape[0]`` reads ``a_bar`` instead where a's old arrays are not kept."""
+        expr = stmt.value
+        if op_kind(expr) not in ("shape", "len", "attr"):
+            return stmt
+        array = operands(expr)[0]
+        if not (isinstance(array, ast.Name) and array.id in self.refs and not self.plan.keeps_value(array.id)):
+            return stmt
+        stmt = copy.deepcopy(stmt)
+        holder = stmt.value.value if op_kind(expr) == "shape" else stmt.value
+        if op_kind(expr) == "len":
+            holder.args[0] = name(self.bar(array.id))
+        else:
+            holder.value = name(self.bar(array.id))
+        return stmt
+
     # ------------------------------------------------------------ the function
-    def function(self, fn_name):
+    def function(self, fn_name, values=True):
+        """The VJP: the primal results (where ``values``) and then the cotangents of the arguments."""
         body = self.top
         forward, counts = self.forward_block(body, None)
         outputs = self.core.outputs
@@ -185,7 +203,7 @@ class Reverse:
         changed_in_reverse = self.plan.taped | self.plan.saved_loop_vars | \
             {s.target.id for s in ast.walk(ast.Module(body=body, type_ignores=[])) if isinstance(s, ast.For)}
         captured, results = [], []
-        for o in outputs:
+        for o in outputs if values else ():
             if isinstance(o, ast.Name) and (o.id in changed_in_reverse or self.is_array(o.id)):
                 keep = self.naming.unique(f"{o.id}_value")
                 value = _method_of(name(o.id), "copy") if self.is_array(o.id) else name(o.id)
@@ -718,10 +736,10 @@ class Reverse:
             args = [copy.deepcopy(a) for a in nondiff + diff] + [ast.Constant(0.0) for _ in diff]
             mask = tuple([False] * (len(nondiff) + len(diff)) + [self.is_active(a) for a in diff])
             rule = custom_rules.jvp_rule(expr.sd_custom)
-            callee = self.program.request(rule, tuple(self.types.of(a) for a in args), "vjp", mask)
+            callee = self.program.request(rule, tuple(self.types.of(a) for a in args), "cotangents", mask)
             args += [ast.Constant(0.0) for _ in outs] + [name(self.bar(o)) if o in self.active
                                                          else ast.Constant(0.0) for o in outs]
-            results = ["_"] * (2 * len(outs)) + got
+            results = got
         target = ast.Tuple(elts=[name(r, ast.Store()) for r in results], ctx=ast.Store())
         code.append(assign(target, ast.Call(func=name(callee), args=args, keywords=[]), stmt))
         return code + self._call_epilogue(stmt, outs, self_ref, zip(active_diff, got))
@@ -732,7 +750,7 @@ class Reverse:
         mask = tuple(self.is_active(a) for a in expr.args)
         if self.program.writes_arguments(expr.sd_func, call_args_kinds(expr, self.types)):
             raise self.array_error(stmt)
-        callee = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "vjp", mask)
+        callee = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "cotangents", mask)
         bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
                 for o in outs if K.is_float(self.types.env[o])]
         held = []      # an array rebound to the result (u = step(u)): its adjoint, before the old one returns
@@ -744,7 +762,7 @@ class Reverse:
         self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
         code = held + code
         got = [self.naming.fresh("_b") for m in mask if m]
-        elts = [name("_", ast.Store()) for _ in outs] + [name(g, ast.Store()) for g in got]
+        elts = [name(g, ast.Store()) for g in got]
         call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars, keywords=[])
         code.append(assign(ast.Tuple(elts=elts, ctx=ast.Store()), call, stmt))
         return code + self._call_epilogue(stmt, outs, self_ref, zip([a for a, m in zip(expr.args, mask) if m], got))

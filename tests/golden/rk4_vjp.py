@@ -46,13 +46,13 @@ def integrate_vjp(y0, k, a, steps, y_out_bar):
         k3_bar = _t19_bar * 2.0
         k1_bar = _t19_bar
         k2_bar = _t19_bar * 2.0
-        _, _b1, _b2, _b3 = rhs_vjp(t + h, y + h * k3, k, a, k4_bar)
+        _b1, _b2, _b3 = rhs_vjp(t + h, y + h * k3, k, a, k4_bar)
         k_bar += _b2
         a_bar += _b3
         y_bar += _b1
         k3_bar += _b1 * h
         _t8 = 0.5 * h
-        _, _b4, _b5, _b6 = rhs_vjp(t + 0.5 * h, y + _t8 * k2, k, a, k3_bar)
+        _b4, _b5, _b6 = rhs_vjp(t + 0.5 * h, y + _t8 * k2, k, a, k3_bar)
         k_bar += _b5
         a_bar += _b6
         _fp -= 1
@@ -60,14 +60,14 @@ def integrate_vjp(y0, k, a, steps, y_out_bar):
         y_bar += _b4
         k2_bar += _b4 * _t8
         _t3 = 0.5 * h
-        _, _b7, _b8, _b9 = rhs_vjp(t + 0.5 * h, y + _t3 * k1, k, a, k2_bar)
+        _b7, _b8, _b9 = rhs_vjp(t + 0.5 * h, y + _t3 * k1, k, a, k2_bar)
         k_bar += _b8
         a_bar += _b9
         _fp -= 1
         k2 = _ftape[_fp]
         y_bar += _b7
         k1_bar += _b7 * _t3
-        _, _b10, _b11, _b12 = rhs_vjp(t, y, k, a, k1_bar)
+        _b10, _b11, _b12 = rhs_vjp(t, y, k, a, k1_bar)
         y_bar += _b10
         k_bar += _b11
         a_bar += _b12
@@ -87,4 +87,4 @@ def rhs_vjp(t, y, k, a, _t5_out_bar):
     a_bar = _t5_out_bar * _t3
     y_bar = _t5_out_bar * _t1
     k_bar = -(_t5_out_bar * y)
-    return (_t1 * y + a * _t3, y_bar, k_bar, a_bar)
+    return (y_bar, k_bar, a_bar)

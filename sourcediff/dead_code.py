@@ -1,0 +1,154 @@
+"""Dead-code elimination for generated functions.
+
+Reverse and forward code carry statements whose results nothing reads: a
+callee's VJP recomputes a result its caller already has, a recomputed loop
+bound after the last loop that used it.  This pass removes, until none is left:
+
+* ``x = e`` where nothing reads ``x`` and evaluating ``e`` changes nothing;
+* writes into a fresh array (``a[i] = e``, ``a[i] += e``, ``a += e``) whose
+  elements nothing reads, only its shape (``a.shape``, ``np.zeros_like(a)``);
+* ``for`` loops over ``range`` whose body has become empty.
+
+A fresh array is a local bound only to new arrays (``np.empty(...)``,
+``np.zeros_like(...)``, ``b.copy()``, ...) or numbers, so no other name sees
+its elements.  The analysis is by name, not by program point: a name read
+anywhere counts as read everywhere.
+"""
+import ast
+
+ALLOCATIONS = {"empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like", "full_like",
+               "arange", "linspace", "eye"}
+SHAPE_ONLY_CALLS = {"empty_like", "zeros_like", "ones_like", "full_like"}   # np.f(a): a's shape and dtype
+SHAPE_ATTRIBUTES = {"shape", "size", "ndim", "dtype"}
+PURE_BUILTINS = {"abs", "min", "max", "float", "int", "bool", "round", "len", "range"}
+
+
+def prune(fn):
+    while _prune_once(fn):
+        pass
+    return fn
+
+
+def _prune_once(fn):
+    params = {a.arg for a in fn.args.args}
+    refs, value_reads, bindings = _uses(fn)
+    fresh = {n for n, values in bindings.items() if n not in params and all(map(_new_value, values))}
+
+    def dead(stmt):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name):
+                return target.id not in refs and _pure(stmt.value)
+            return _unread_fresh(target, fresh, value_reads) and _pure(stmt.value) and _pure_index(target)
+        if isinstance(stmt, ast.AugAssign):
+            return _unread_fresh(stmt.target, fresh, value_reads) and _pure(stmt.value) and \
+                _pure_index(stmt.target)
+        if isinstance(stmt, ast.For):
+            return all(isinstance(s, ast.Pass) for s in stmt.body) and not stmt.orelse and \
+                isinstance(stmt.target, ast.Name) and stmt.target.id not in refs and _pure(stmt.iter)
+        return False
+
+    changed = False
+    for block in _blocks(fn):
+        kept = [s for s in block if not dead(s)]
+        if len(kept) < len(block):
+            block[:] = kept or [ast.Pass()]
+            changed = True
+    return changed
+
+
+def _unread_fresh(target, fresh, value_reads):
+    base = target.value if isinstance(target, ast.Subscript) else target
+    return isinstance(base, ast.Name) and base.id in fresh and base.id not in value_reads
+
+
+def _pure_index(target):
+    return not isinstance(target, ast.Subscript) or _pure(target.slice)
+
+
+def _uses(fn):
+    """(names read anywhere, names whose elements or value are read, name -> the values bound to it)."""
+    parents = {id(child): node for node in ast.walk(fn) for child in ast.iter_child_nodes(node)}
+    refs, value_reads, bindings = set(), set(), {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for n in ast.walk(target):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                        bindings.setdefault(n.id, []).append(node.value if target is n else None)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            refs.add(node.target.id)        # updates what the name holds: the binding stays
+        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+            bindings.setdefault(node.target.id, []).append(None)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            if _loop_variable_of_enclosing_loop(node, parents):
+                continue                    # bound there, whatever ran before
+            refs.add(node.id)
+            if not _reads_only_shape_or_writes(node, parents):
+                value_reads.add(node.id)
+    return refs, value_reads, bindings
+
+
+def _loop_variable_of_enclosing_loop(node, parents):
+    child, parent = node, parents.get(id(node))
+    while parent is not None:
+        if isinstance(parent, ast.For) and any(child is s for s in parent.body) and \
+                isinstance(parent.target, ast.Name) and parent.target.id == node.id:
+            return True
+        child, parent = parent, parents.get(id(parent))
+    return False
+
+
+def _reads_only_shape_or_writes(node, parents):
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.ctx, ast.Store):
+        return True                     # the array a write goes into
+    if isinstance(parent, ast.Attribute) and parent.attr in SHAPE_ATTRIBUTES:
+        return True
+    return isinstance(parent, ast.Call) and parent.args and parent.args[0] is node and (
+        _np_function(parent.func) in SHAPE_ONLY_CALLS or
+        (isinstance(parent.func, ast.Name) and parent.func.id == "len"))
+
+
+def _new_value(value):
+    """Whether a bound value is a new array or a number: nothing else shares its elements."""
+    if isinstance(value, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare)):
+        return True
+    if not isinstance(value, ast.Call):
+        return False
+    if _np_function(value.func) in ALLOCATIONS:
+        return True
+    return isinstance(value.func, ast.Attribute) and value.func.attr == "copy" and not value.args
+
+
+def _np_function(func):
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "np":
+        return func.attr
+    return None
+
+
+def _pure(expr):
+    """Whether evaluating ``expr`` changes nothing: no call but NumPy's, math's, a copy and builtins."""
+    for node in ast.walk(expr):
+        if isinstance(node, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, ast.Lambda)):
+            return False
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in PURE_BUILTINS:
+                continue
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
+                    func.value.id in ("np", "math"):
+                continue
+            if isinstance(func, ast.Attribute) and func.attr == "copy" and not node.args:
+                continue
+            return False
+    return True
+
+
+def _blocks(fn):
+    yield fn.body
+    for node in ast.walk(fn):
+        if isinstance(node, (ast.If, ast.For, ast.While)) and node is not fn:
+            yield node.body
+            if node.orelse:
+                yield node.orelse
