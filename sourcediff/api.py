@@ -50,8 +50,9 @@ class Entry:
     """A compiled specialisation: the entry function, the pytree its flat results fill,
     and the kinds of the generated function's outputs."""
 
-    def __init__(self, function, source, tree, outputs):
+    def __init__(self, function, source, tree, outputs, transformable=True):
         self.function, self.source, self.tree, self.outputs = function, source, tree, outputs
+        self.transformable = transformable    # False: helpers' VJPs add into arrays they are given
 
     def __call__(self, *args):
         flat = self.function(*args)
@@ -93,6 +94,7 @@ class Transformed:
         self.backend = backend
         self.max_trips = max_trips      # the tape bound of device code (see backends/cuda_lower.py)
         self._entries = {}
+        self._transformable = {}      # kinds -> an entry whose code other transforms can read
         self._last = None
         functools.update_wrapper(self, fn, updated=())
         self.__name__ = f"{getattr(fn, '__name__', 'f')}_{mode}"
@@ -190,8 +192,14 @@ class Transformed:
     def sd_python_function(self, kinds):
         """The generated Python function for ``kinds`` (so transforms compose); the kinds
         of a call's tangents or cotangents (``sd_seeds``) come last and are left out."""
-        kinds = tuple(kinds)
-        entry = self.entry(kinds[:len(kinds) - getattr(self, "sd_seeds", 0)])
+        kinds = tuple(kinds[:len(kinds) - getattr(self, "sd_seeds", 0)])
+        entry = self.entry(kinds)
+        if not entry.transformable:
+            # reverse code transformed again must not write into arrays it is given
+            with P._lock:
+                if kinds not in self._transformable:
+                    self._transformable[kinds] = self._build(kinds, accumulate=False)
+                entry = self._transformable[kinds]
         return getattr(entry.function, "py_func", entry.function)
 
     @property
@@ -244,9 +252,9 @@ class Transformed:
         return device
 
     # -------------------------------------------------------- building
-    def _build(self, kinds):
+    def _build(self, kinds, accumulate=True):
         backend = _backend(self.backend)
-        program = P.Program()
+        program = P.Program(accumulate=accumulate and backend != "cuda")
         spec = self._spec(kinds)
         try:
             entry_name, tree = getattr(self, f"_entry_{self.mode}")(program, spec)
@@ -256,7 +264,7 @@ class Transformed:
             # the same derivatives from forward sweeps, one per differentiated input
             if self.mode not in FORWARD_FALLBACK:
                 raise
-            program = P.Program()
+            program = P.Program(accumulate=program.accumulate)
             entry_name, tree = getattr(self, FORWARD_FALLBACK[self.mode])(program, spec)
             functions = program.build()
         backend_module = BACKENDS[backend]
@@ -277,7 +285,7 @@ class Transformed:
             py_func = getattr(getattr(module, fn_name), "py_func", getattr(module, fn_name))
             py_func.sd_origin = origin                      # custom functions, not their bodies
         function = backend_module.finish(getattr(module, entry_name))
-        return Entry(function, source, tree, spec.outputs)
+        return Entry(function, source, tree, spec.outputs, transformable=not program.accumulates)
 
     def _spec(self, kinds):
         trees = tuple(k.tree if isinstance(k, K.Tree) else T.LEAF for k in kinds)

@@ -152,6 +152,26 @@ def heat_helper(u0, c, steps):
     return np.sum(np.sin(u) * u)
 
 
+def _weighted(a, b):
+    return np.sum(a * b) + a[0] * b[1]
+
+
+def helper_shares_adjoints(m, v):
+    """A helper's VJP adds into its caller's adjoint arrays: one array given for both of its
+    parameters, and rows of a matrix, whose adjoints are views of the matrix's."""
+    total = _weighted(v, v)
+    for i in range(m.shape[0]):
+        total += _weighted(m[i], v) * m[i, 2]
+    return total
+
+
+def gradient_norm(m, v):
+    """Reverse mode over that reverse code: other transforms read code whose helpers' VJPs
+    return their cotangents instead of adding into arrays they are given."""
+    g_m, g_v = sd.grad(helper_shares_adjoints, (0, 1))(m, v)
+    return np.sum(g_m * g_m) + np.sum(g_v * g_v)
+
+
 def _relax(u, c):
     """One heat step as a helper writing into its argument."""
     n = u.shape[0]
@@ -839,6 +859,8 @@ CASES = [
     Case(heat_helper, [(U0, 0.2, 4)], (0, 1)),
     Case(heat_helper_in_place, [(U0, 0.2, 4)], (0, 1)),
     Case(matvec_loop, [(A23, V3), (A33, W3)], (0, 1)),
+    Case(helper_shares_adjoints, [(A23, V3)], (0, 1)),
+    Case(gradient_norm, [(A23, V3)], (0, 1)),
     Case(power_iteration, [(POWER_A, np.array([1.0, 0.5, -0.2]), 8)], (0, 1)),
     Case(gmm_loops, [GMM_ARGS], (0, 1, 2, 3, 4)),
     Case(gmm_loops_square, [GMM_ARGS], (0, 1, 2, 3, 4)),

@@ -411,6 +411,22 @@ def test_grids_whose_values_no_adjoint_reads_are_not_kept():
     assert_fd_close(g, fd_derivative(P.pairwise_means, (u0, 4), 0), P.pairwise_means(u0, 4), "u0")
 
 
+def test_a_helpers_vjp_adds_into_its_callers_adjoints():
+    """Called from reverse code, ``_weighted``'s VJP gets the caller's adjoint arrays (``v_bar``
+    twice, views of ``m_bar``) and adds into them: it allocates none, returns no array, and
+    the gradient equals finite differences."""
+    grad = transform("grad", P.helper_shares_adjoints, (0, 1))
+    m, v = P.A23, P.V3
+    g = grad(m, v)
+    vjp = grad.source[grad.source.index("def _weighted_vjp"):]
+    assert "def _weighted_vjp(a, b, _t6_out_bar, a_bar, b_bar):" in vjp
+    assert "zeros_like(a)" not in vjp and "return ()" in vjp
+    assert "_weighted_vjp(v, v, " in grad.source
+    value = P.helper_shares_adjoints(m, v)
+    assert_fd_close(g[0], fd_derivative(P.helper_shares_adjoints, (m, v), 0), value, "m")
+    assert_fd_close(g[1], fd_derivative(P.helper_shares_adjoints, (m, v), 1), value, "v")
+
+
 def rebound_in_loop(a, c):
     u = a
     for _ in range(3):

@@ -339,7 +339,8 @@ def _push_sites(core, sites, candidates):
             if after <= entry:
                 break
             entry |= after
-        return entry | seen | reads.get(id(stmt), set())
+        # it ends where an iteration does (entry holds those states), or at a break-if
+        return entry | (seen if _leaves_early(stmt.body) else set()) | reads.get(id(stmt), set())
 
     def block(stmts, pending):
         states = set()
@@ -360,6 +361,12 @@ def _push_sites(core, sites, candidates):
 
     block(core.body, set())
     return out
+
+
+def _leaves_early(body):
+    """Whether a loop body has a break-if of its own (not one of a loop nested in it)."""
+    return any(is_breakif(s) or isinstance(s, ast.If) and (_leaves_early(s.body) or _leaves_early(s.orelse))
+               for s in body)
 
 
 def _first_definitions(core):

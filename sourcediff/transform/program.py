@@ -9,7 +9,7 @@ import threading
 
 from .. import kinds as K
 from ..analysis import activity, tape
-from ..analysis.dataflow import is_write, op_kind, walk
+from ..analysis.dataflow import assigned_names, is_write, op_kind, walk
 from ..analysis.types import Types
 from ..codegen import Naming, fold, tidy
 from ..dead_code import prune
@@ -127,8 +127,20 @@ def writes_arguments(fn, kinds, seen=None):
 SUFFIXES = {"cotangents": "vjp"}
 
 
+def accumulated_adjoints(fn, kinds, mask):
+    """Positions of the array parameters whose adjoints a "cotangents" VJP adds into the
+    caller's adjoint arrays, passed after its results' adjoints, instead of returning new
+    ones: the differentiated array parameters it never rebinds or writes into."""
+    types = types_of(concrete(fn, kinds), tuple(kinds))
+    bound = assigned_names(types.core.body)
+    return [k for k, (p, m) in enumerate(zip(types.core.params, mask))
+            if m and isinstance(types.env[p], K.Array) and p not in bound]
+
+
 class Program:
-    def __init__(self):
+    def __init__(self, accumulate=True):
+        self.accumulate = accumulate    # whether helpers' VJPs may add into their callers' adjoints
+        self.accumulates = False        # whether one does
         self.names = {}       # (fn, kinds, mode, mask) -> function name
         self.pending = []
         self.functions = []   # generated FunctionDefs, in order
@@ -160,6 +172,14 @@ class Program:
         return self.names[key]
 
     writes_arguments = staticmethod(writes_arguments)
+
+    def accumulated_adjoints(self, fn, kinds, mask):
+        """Positions whose adjoints a "cotangents" VJP of ``fn`` adds into (see the function)."""
+        if not self.accumulate:
+            return []
+        positions = accumulated_adjoints(fn, kinds, mask)
+        self.accumulates |= bool(positions)
+        return positions
 
     def written_in_place(self, expr, types):
         """The names of the arrays the operation ``expr`` (in the code typed by ``types``) writes
@@ -218,7 +238,9 @@ class Program:
             else:
                 plan = tape.plan(core, types, active)
                 multiple = tape.multiply_assigned(core)
-                reverse = Reverse(core, types, plan, mask, self, naming, multiple)
+                accumulated = [] if mode == "vjp" else \
+                    [core.params[k] for k in self.accumulated_adjoints(fn, kinds, mask)]
+                reverse = Reverse(core, types, plan, mask, self, naming, multiple, accumulated)
                 fn_def = reverse.function(fn_name, values=mode == "vjp")
                 fn_def.sd_tapes = dict(reverse.tapes.values())     # array name -> position name
         fn_def.sd_core = core       # for backends that rewrite the function (numba_cuda)

@@ -31,8 +31,9 @@ def add_to(target, value):
 
 
 class Reverse:
-    def __init__(self, core, types, plan, mask, program, naming, multiple):
+    def __init__(self, core, types, plan, mask, program, naming, multiple, accumulated=()):
         self.core, self.types, self.plan = core, types, plan
+        self.accumulated = list(accumulated)   # array parameters whose adjoints the caller passes
         self.active = plan.active
         self.mask, self.program, self.naming = mask, program, naming
         self.multiple = multiple
@@ -221,11 +222,11 @@ class Reverse:
         self.block_locals[id(body)] = top_locals
         param_bars = [name(self.bar(p)) if p in self.active else
                       _np_call("zeros_like", name(p)) if self.is_array(p) else ast.Constant(0.0)
-                      for p, m in zip(self.core.params, self.mask) if m]
+                      for p, m in zip(self.core.params, self.mask) if m and p not in self.accumulated]
         ret = ast.Return(value=ast.Tuple(elts=results + param_bars, ctx=ast.Load()))
         prologue = self.prologue(counts)
         stmts = prologue + forward + captured + inits + seeds + backward + [ret]
-        params = list(self.core.params) + out_bars
+        params = list(self.core.params) + out_bars + [self.bar(p) for p in self.accumulated]
         args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[],
                              kw_defaults=[], defaults=[])
         return ast.FunctionDef(name=fn_name, args=args, body=stmts, decorator_list=[], returns=None,
@@ -251,7 +252,7 @@ class Reverse:
             if not self.is_array(var):
                 out.append(assign(var, const(K.zero(self.types.env[var]))))
         for p in self.core.params:
-            if p in self.active and self.is_array(p):
+            if p in self.active and self.is_array(p) and p not in self.accumulated:
                 out.append(assign(self.bar(p), _np_call("zeros_like", name(p))))
         strided = strided_names(self.core, self.types) if self.refs else set()
         for var, lists in sorted(self.refs.items()):
@@ -747,10 +748,13 @@ class Reverse:
     def reverse_call(self, stmt, outs):
         """A user function's VJP, called with the arguments and the results' adjoints (joint mode)."""
         expr = stmt.value
+        kinds = call_args_kinds(expr, self.types)
         mask = tuple(self.is_active(a) for a in expr.args)
-        if self.program.writes_arguments(expr.sd_func, call_args_kinds(expr, self.types)):
+        if self.program.writes_arguments(expr.sd_func, kinds):
             raise self.array_error(stmt)
-        callee = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "cotangents", mask)
+        callee = self.program.request(expr.sd_func, kinds, "cotangents", mask)
+        into = set(self.program.accumulated_adjoints(expr.sd_func, kinds, mask))    # it adds into these
+        returned = [a for k, a in enumerate(expr.args) if mask[k] and k not in into]
         bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
                 for o in outs if K.is_float(self.types.env[o])]
         held = []      # an array rebound to the result (u = step(u)): its adjoint, before the old one returns
@@ -761,11 +765,13 @@ class Reverse:
                 bars[k] = name(keep)
         self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
         code = held + code
-        got = [self.naming.fresh("_b") for m in mask if m]
-        elts = [name(g, ast.Store()) for g in got]
-        call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars, keywords=[])
-        code.append(assign(ast.Tuple(elts=elts, ctx=ast.Store()), call, stmt))
-        return code + self._call_epilogue(stmt, outs, self_ref, zip([a for a, m in zip(expr.args, mask) if m], got))
+        got = [self.naming.fresh("_b") for _ in returned]
+        passed = [name(self.bar(expr.args[k].id)) for k in sorted(into)]
+        call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars + passed, keywords=[])
+        code.append(assign(ast.Tuple(elts=[name(g, ast.Store()) for g in got], ctx=ast.Store()), call, stmt)
+                    if got else ast.Expr(value=call))
+        self.zeroed -= {expr.args[k].id for k in into}
+        return code + self._call_epilogue(stmt, outs, self_ref, zip(returned, got))
 
     def _call_prologue(self, stmt, outs, reads):
         """Restore results that are also arguments, recompute what the call reads."""
