@@ -196,7 +196,7 @@ def _single_use_definitions(fn, uses, foldable):
             facts[id(stmt)] = (loads, _bound_in(stmt))
         return facts[id(stmt)]
 
-    for block in _blocks(fn):
+    for block in blocks(fn):
         for k, stmt in enumerate(block):
             if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
                     and isinstance(stmt.targets[0], ast.Name) and foldable(stmt.targets[0].id)):
@@ -213,7 +213,7 @@ def _single_use_definitions(fn, uses, foldable):
             accounted[temp] = accounted.get(temp, 0) + count
     trusted = {t for t, n in accounted.items() if n == uses.get(t, 0)}
     return {key for key, n in counts.items() if n == 1} & \
-        {id(s) for b in _blocks(fn) for s in b if isinstance(s, ast.Assign) and len(s.targets) == 1
+        {id(s) for b in blocks(fn) for s in b if isinstance(s, ast.Assign) and len(s.targets) == 1
          and isinstance(s.targets[0], ast.Name) and s.targets[0].id in trusted}
 
 
@@ -306,7 +306,7 @@ def _replace(stmt, heads, name, value):
 def _merge_zero_init(fn):
     """``v = 0.0`` followed, with no other use of v between, by ``v += e``: ``v = e``."""
     changed = False
-    for block in _blocks(fn):
+    for block in blocks(fn):
         k = 0
         while k < len(block):
             s = block[k]
@@ -332,7 +332,8 @@ def _merge_zero_init(fn):
     return changed
 
 
-def _blocks(fn):
+def blocks(fn):
+    """Every statement list of ``fn``: its body and those of its branches and loops."""
     yield fn.body
     for node in ast.walk(fn):
         if isinstance(node, (ast.If, ast.For, ast.While)) and node is not fn:
@@ -348,7 +349,7 @@ def tidy(fn):
     where needed (it prints ``Constant(-0.75) ** 2`` as ``-0.75 ** 2``).
     """
     _NegativeConstants().visit(fn)
-    for block in _blocks(fn):
+    for block in blocks(fn):
         for k, s in enumerate(block):
             if isinstance(s, ast.AugAssign) and isinstance(s.op, ast.Add) and \
                     isinstance(s.value, ast.UnaryOp) and isinstance(s.value.op, ast.USub):

@@ -16,6 +16,8 @@ anywhere counts as read everywhere.
 """
 import ast
 
+from .codegen import blocks
+
 ALLOCATIONS = {"empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like", "full_like",
                "arange", "linspace", "eye"}
 SHAPE_ONLY_CALLS = {"empty_like", "zeros_like", "ones_like", "full_like"}   # np.f(a): a's shape and dtype
@@ -49,7 +51,7 @@ def _prune_once(fn):
         return False
 
     changed = False
-    for block in _blocks(fn):
+    for block in blocks(fn):
         kept = [s for s in block if not dead(s)]
         if len(kept) < len(block):
             block[:] = kept or [ast.Pass()]
@@ -143,12 +145,3 @@ def _pure(expr):
                 continue
             return False
     return True
-
-
-def _blocks(fn):
-    yield fn.body
-    for node in ast.walk(fn):
-        if isinstance(node, (ast.If, ast.For, ast.While)) and node is not fn:
-            yield node.body
-            if node.orelse:
-                yield node.orelse
