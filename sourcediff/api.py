@@ -52,7 +52,7 @@ class Entry:
 
     def __init__(self, function, source, tree, outputs, transformable=True):
         self.function, self.source, self.tree, self.outputs = function, source, tree, outputs
-        self.transformable = transformable    # False: helpers' VJPs add into arrays they are given
+        self.transformable = transformable    # False: its code has forms other transforms cannot read
 
     def __call__(self, *args):
         flat = self.function(*args)
@@ -195,10 +195,10 @@ class Transformed:
         kinds = tuple(kinds[:len(kinds) - getattr(self, "sd_seeds", 0)])
         entry = self.entry(kinds)
         if not entry.transformable:
-            # reverse code transformed again must not write into arrays it is given
+            # code built for transforms to read: no helper adds into arrays it is given
             with P._lock:
                 if kinds not in self._transformable:
-                    self._transformable[kinds] = self._build(kinds, accumulate=False)
+                    self._transformable[kinds] = self._build(kinds, final=False)
                 entry = self._transformable[kinds]
         return getattr(entry.function, "py_func", entry.function)
 
@@ -252,9 +252,9 @@ class Transformed:
         return device
 
     # -------------------------------------------------------- building
-    def _build(self, kinds, accumulate=True):
+    def _build(self, kinds, final=True):
         backend = _backend(self.backend)
-        program = P.Program(accumulate=accumulate and backend != "cuda")
+        program = P.Program(final=final and backend != "cuda")
         spec = self._spec(kinds)
         try:
             entry_name, tree = getattr(self, f"_entry_{self.mode}")(program, spec)
@@ -264,7 +264,7 @@ class Transformed:
             # the same derivatives from forward sweeps, one per differentiated input
             if self.mode not in FORWARD_FALLBACK:
                 raise
-            program = P.Program(accumulate=program.accumulate)
+            program = P.Program(final=program.final)
             entry_name, tree = getattr(self, FORWARD_FALLBACK[self.mode])(program, spec)
             functions = program.build()
         backend_module = BACKENDS[backend]
@@ -285,7 +285,7 @@ class Transformed:
             py_func = getattr(getattr(module, fn_name), "py_func", getattr(module, fn_name))
             py_func.sd_origin = origin                      # custom functions, not their bodies
         function = backend_module.finish(getattr(module, entry_name))
-        return Entry(function, source, tree, spec.outputs, transformable=not program.accumulates)
+        return Entry(function, source, tree, spec.outputs, transformable=not program.used_final_forms)
 
     def _spec(self, kinds):
         trees = tuple(k.tree if isinstance(k, K.Tree) else T.LEAF for k in kinds)

@@ -172,6 +172,17 @@ def gradient_norm(m, v):
     return np.sum(g_m * g_m) + np.sum(g_v * g_v)
 
 
+def midpoint_steps(y0, a, steps):
+    """Slopes that are new arrays each step (as in ODE integrators): their adjoints are
+    allocated in the backward sweep, not kept one per step."""
+    y = y0.copy()
+    for _ in range(steps):
+        k1 = np.sin(y) * a
+        k2 = np.sin(y + 0.05 * k1) * a
+        y = y + 0.1 * k2
+    return np.sum(y * y)
+
+
 def _relax(u, c):
     """One heat step as a helper writing into its argument."""
     n = u.shape[0]
@@ -861,6 +872,7 @@ CASES = [
     Case(matvec_loop, [(A23, V3), (A33, W3)], (0, 1)),
     Case(helper_shares_adjoints, [(A23, V3)], (0, 1)),
     Case(gradient_norm, [(A23, V3)], (0, 1)),
+    Case(midpoint_steps, [(V3, 0.7, 4)], (0, 1)),
     Case(power_iteration, [(POWER_A, np.array([1.0, 0.5, -0.2]), 8)], (0, 1)),
     Case(gmm_loops, [GMM_ARGS], (0, 1, 2, 3, 4)),
     Case(gmm_loops_square, [GMM_ARGS], (0, 1, 2, 3, 4)),

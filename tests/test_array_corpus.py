@@ -19,6 +19,7 @@ Known engine bugs are strict xfails (``KNOWN_BUGS``): each reason names a
 repro of the report that came with these tests.
 """
 import functools
+import inspect
 import os
 import zlib
 
@@ -51,7 +52,7 @@ NUMBA_UNSAFE = set()
 # The Numba subset: one or more programs of each kind, at a few seconds of compilation each.
 NUMBA_GRAD = ("logreg_loop", "logreg_custom_vjp", "heat_copy", "heat_swap", "matvec_loop",
               "gmm_loops_square", "newton_history", "prefix_sums", "recurrence_into_array",
-              "lstm_loops_hoisted", "masked_gather", "column_views_loop")
+              "lstm_loops_hoisted", "masked_gather", "column_views_loop", "midpoint_steps")
 NUMBA_JVP = ("logreg_loop", "heat_swap", "matvec_loop", "newton_history", "recurrence_into_array",
              "masked_gather")
 if os.environ.get("SD_ARRAY_CORPUS_NUMBA") == "all":
@@ -425,6 +426,21 @@ def test_a_helpers_vjp_adds_into_its_callers_adjoints():
     value = P.helper_shares_adjoints(m, v)
     assert_fd_close(g[0], fd_derivative(P.helper_shares_adjoints, (m, v), 0), value, "m")
     assert_fd_close(g[1], fd_derivative(P.helper_shares_adjoints, (m, v), 1), value, "v")
+
+
+def test_adjoints_of_new_arrays_each_step_are_allocated_in_the_backward_sweep():
+    """The forward sweep keeps the shapes of k1, k2 and y, not an adjoint array per step;
+    code another transform reads keeps the adjoints (its lists of shapes are no subset
+    code), and both give the same gradient."""
+    grad = transform("grad", P.midpoint_steps, (0, 1))
+    g = grad(P.V3, 0.7, 4)
+    assert "_k1_shapes = _rt.push_ref(_k1_shapes, k1.shape)" in grad.source
+    assert "k1_bar = np.zeros(_rt.pop_ref(_k1_shapes), np.float64)" in grad.source
+    assert "_k1_bar_refs" not in grad.source and "k1_bar = np.zeros_like(k1)" in grad.source
+    readable = grad.sd_python_function(grad.kinds((P.V3, 0.7, 4)))
+    assert "_k1_bar_refs" in inspect.getsource(readable.__globals__["midpoint_steps_vjp"])
+    for got, expected in zip(readable(P.V3, 0.7, 4), g):
+        assert_same(got, expected, "both builds")
 
 
 def rebound_in_loop(a, c):

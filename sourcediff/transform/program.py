@@ -138,9 +138,12 @@ def accumulated_adjoints(fn, kinds, mask):
 
 
 class Program:
-    def __init__(self, accumulate=True):
-        self.accumulate = accumulate    # whether helpers' VJPs may add into their callers' adjoints
-        self.accumulates = False        # whether one does
+    def __init__(self, final=True):
+        # final: the code runs as it is, no other transform reads it, so it may take forms
+        # outside the accepted subset: helpers' VJPs adding into their callers' adjoints,
+        # adjoints of rebound arrays allocated in the backward sweep
+        self.final = final
+        self.used_final_forms = False
         self.names = {}       # (fn, kinds, mode, mask) -> function name
         self.pending = []
         self.functions = []   # generated FunctionDefs, in order
@@ -175,10 +178,10 @@ class Program:
 
     def accumulated_adjoints(self, fn, kinds, mask):
         """Positions whose adjoints a "cotangents" VJP of ``fn`` adds into (see the function)."""
-        if not self.accumulate:
+        if not self.final:
             return []
         positions = accumulated_adjoints(fn, kinds, mask)
-        self.accumulates |= bool(positions)
+        self.used_final_forms |= bool(positions)
         return positions
 
     def written_in_place(self, expr, types):

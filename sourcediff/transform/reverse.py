@@ -13,7 +13,9 @@ import copy
 from .. import kinds as K
 from ..analysis.dataflow import (assigned_names, index_atoms, index_length, is_element_index, is_write, names, op_kind,
                                  operands, targets, walk)
-from ..analysis.tape import custom_reads, partial_reads, reads_outside, simple_while, strided_names
+from ..analysis.activity import aliases
+from ..analysis.tape import (alias_groups, custom_reads, partial_reads, reads_outside, simple_while,
+                              strided_names)
 from ..codegen import const, number, simplify
 from ..custom import custom_vjp
 from ..errors import ReverseThroughArrays, error_at
@@ -43,6 +45,7 @@ class Reverse:
         self.refs = {}           # array variable -> [(list name, variable)]
         self.dynamic = 0         # how many tape reservations inside loops were emitted
         self.deps = {r: self._deps(r) for r in plan.recompute}
+        self.lazy = self._lazy_adjoints()
         self.block_locals = {}
         self.top = core.body[:-1]
         self._find_block_locals(self.top)
@@ -98,9 +101,14 @@ class Reverse:
 
     def push(self, var):
         if self.is_array(var):
-            return [assign(lst, ast.Call(func=_rt_attr("push_ref"), args=[name(lst), name(v)], keywords=[]))
+            return [assign(lst, ast.Call(func=_rt_attr("push_ref"), args=[name(lst), self._kept(var, v)],
+                                         keywords=[]))
                     for lst, v in self.ref_lists(var)]
         return self.push_value(name(var), self.types.env[var])
+
+    def _kept(self, var, v):
+        """What a list entry keeps of ``var``: an array, or the shape of its adjoint's array."""
+        return _shape_of(var) if v == SHAPE else name(v)
 
     def push_value(self, value, kind):
         array, pos = self.tape_for(kind)
@@ -110,8 +118,12 @@ class Reverse:
     def pop(self, var):
         self.invalidate(var)
         if self.is_array(var):
-            return [assign(v, ast.Call(func=_rt_attr("pop_ref"), args=[name(lst)], keywords=[]))
-                    for lst, v in reversed(self.ref_lists(var))]
+            out = []
+            for lst, v in reversed(self.ref_lists(var)):
+                popped = ast.Call(func=_rt_attr("pop_ref"), args=[name(lst)], keywords=[])
+                out.append(assign(v, popped) if v != SHAPE else
+                           assign(self.bar(var), _np_call("zeros", popped, self._dtype(var))))
+            return out
         return [aug(self.tape(var)[1], ast.Sub(), ast.Constant(1)),
                 assign(var, self.pop_value(self.types.env[var]))]
 
@@ -123,11 +135,34 @@ class Reverse:
         return read
 
     def ref_lists(self, var):
-        """(list, variable) pairs keeping the arrays ``var`` (and its adjoint) were bound to."""
+        """(list, variable) pairs keeping the arrays ``var`` (and its adjoint) were bound to; an
+        adjoint allocated in the backward sweep (``var`` in ``self.lazy``) keeps only shapes."""
         if var not in self.refs:
-            held = ([var] if self.plan.keeps_value(var) else []) + ([self.bar(var)] if var in self.active else [])
-            self.refs[var] = [(self.naming.unique(f"_{v}_refs"), v) for v in held]
+            held = ([var] if self.plan.keeps_value(var) else []) + \
+                ([SHAPE if var in self.lazy else self.bar(var)] if var in self.active else [])
+            self.refs[var] = [(self.naming.unique(f"_{var}_shapes" if v == SHAPE else f"_{v}_refs"), v)
+                              for v in held]
+            self.program.used_final_forms |= var in self.lazy
         return self.refs[var]
+
+    def _lazy_adjoints(self):
+        """Rebound arrays whose adjoints the backward sweep allocates where it needs them,
+        instead of the forward sweep keeping one per binding: in code that runs as it is, an
+        array bound only to new arrays, with no view or other name sharing its elements.  Its
+        adjoint is still zero when the backward sweep gets back to the binding before: what
+        adds into it comes after that binding, so it runs later in the backward sweep."""
+        if not self.program.final:
+            return set()
+        groups = alias_groups(self.core, self.types)
+        rebound = {t for stmt in walk(self.core.body) if isinstance(stmt, ast.Assign)
+                   for t in targets(stmt) if self.plan.pushed(stmt, t)}
+        return {v for v in rebound & self.active
+                if self.is_array(v) and v not in self.core.params and self.types.env[v].ndim >= 1
+                and groups.get(v, {v}) == {v}
+                and all(not aliases(s, self.types) for s in assigned_defs(self.core.body, v))}
+
+    def _dtype(self, var):
+        return ast.Attribute(value=name("np"), attr=_np_dtype(self.types.env[var].dtype), ctx=ast.Load())
 
     def push_write(self, stmt):
         """Save the elements an array write overwrites."""
@@ -216,6 +251,7 @@ class Reverse:
         inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.active - self._nested_locals())
                  if not self.is_array(v)]
         seeds = [add_to(self.bar(o.id), name(ob)) for o, ob in zip(float_outputs, out_bars) if self.is_active(o)]
+        seeds = [assign(self.bar(v), _np_call("zeros_like", name(v))) for v in sorted(self.lazy)] + seeds
         self.block_locals[id(body)] = set()
         self.fresh = {t for t, stmt in self.plan.recompute.items() if any(stmt is s for s in body)}
         backward = self.reverse_block(body)
@@ -256,15 +292,19 @@ class Reverse:
                 out.append(assign(self.bar(p), _np_call("zeros_like", name(p))))
         strided = strided_names(self.core, self.types) if self.refs else set()
         for var, lists in sorted(self.refs.items()):
+            placed = set()
             for lst, v in lists:
-                if v not in self.core.params and not (v == self.bar(var) and var in self.core.params):
+                held = var if v == SHAPE else v
+                if held not in self.core.params and held not in placed and \
+                        not (held == self.bar(var) and var in self.core.params):
                     kind = self.types.env[var]
                     empty = _np_call("empty", ast.Tuple(elts=[ast.Constant(0)] * kind.ndim, ctx=ast.Load()),
-                                     ast.Attribute(value=name("np"), attr=_np_dtype(kind.dtype), ctx=ast.Load()))
+                                     self._dtype(var))
                     if var in strided:      # [::1]: Numba types the list for arrays of any layout
                         empty = ast.Subscript(value=empty, slice=ast.Slice(step=ast.Constant(1)), ctx=ast.Load())
-                    out.append(assign(v, empty))
-                out.append(assign(lst, ast.Call(func=_rt_attr("ref_tape"), args=[name(v)], keywords=[])))
+                    out.append(assign(held, empty))
+                    placed.add(held)
+                out.append(assign(lst, ast.Call(func=_rt_attr("ref_tape"), args=[self._kept(var, v)], keywords=[])))
         return out
 
     # ------------------------------------------------------------ forward sweep
@@ -337,7 +377,7 @@ class Reverse:
         """Adjoints of the arrays an assignment binds: views of their bases' adjoints, or zeros."""
         out = []
         for t in targets(stmt):
-            if t in self.active and self.is_array(t):
+            if t in self.active and self.is_array(t) and t not in self.lazy:
                 out.append(assign(self.bar(t), self.shadow_value(stmt.value, t), stmt))
         return out
 
@@ -792,6 +832,13 @@ class Reverse:
             else:
                 code += self.finish(o, stmt, reset=False)
         return code
+
+
+SHAPE = None          # a ref-list entry keeping the shapes of an array's bindings (see ref_lists)
+
+
+def _shape_of(var):
+    return ast.Attribute(value=name(var), attr="shape", ctx=ast.Load())
 
 
 def assigned_defs(body, var):
