@@ -9,11 +9,12 @@ import numpy as np
 
 
 def _zero(x):
-    return np.zeros(np.shape(x)) if np.ndim(x) else 0.0
+    return np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0
 
 
 def _units(x):
-    if not np.ndim(x):
+    """Unit tangents or seeds: 1.0 for a number, arrays (0-d ones too) for an array."""
+    if not isinstance(x, np.ndarray):
         yield 1.0
         return
     for k in range(np.size(x)):
@@ -22,10 +23,14 @@ def _units(x):
         yield e
 
 
-def _block(pieces, axis, out_shape, arg_shape):
-    """Sweeps (one per element of the swept side) stacked, shaped output + argument."""
+def _block(pieces, axis, out_shape, arg):
+    """Sweeps (one per element of the swept side) stacked, shaped output + argument: a number
+    where both are numbers, a 0-d array where one is a 0-d array."""
     stacked = np.stack([np.asarray(p) for p in pieces], axis=axis)
-    return stacked.reshape(out_shape + arg_shape) if out_shape + arg_shape else float(stacked.reshape(()))
+    shape = out_shape + np.shape(arg)
+    if not shape and not isinstance(arg, np.ndarray) and not any(isinstance(p, np.ndarray) for p in pieces):
+        return float(stacked.reshape(()))
+    return stacked.reshape(shape)
 
 
 def forward(jvp, args, nums, n_outputs, float_outputs):
@@ -40,7 +45,7 @@ def forward(jvp, args, nums, n_outputs, float_outputs):
             outputs, dots = result[:n_outputs], result[n_outputs:]
             columns.append(dots)
         for i in range(len(float_outputs)):
-            blocks[i, n] = _block([c[i] for c in columns], -1, np.shape(columns[0][i]), np.shape(args[n]))
+            blocks[i, n] = _block([c[i] for c in columns], -1, np.shape(columns[0][i]), args[n])
     return tuple(outputs), [blocks[i, n] for i in range(len(float_outputs)) for n in nums]
 
 
@@ -54,7 +59,7 @@ def vjp_from_jvps(jvp, args, nums, n_outputs, seeds):
             tangents = [t if m == n else _zero(args[m]) for m in nums]
             dots = jvp(*args, *tangents)[n_outputs:]
             bar.append(sum(np.vdot(s, d) for s, d in zip(seeds, dots)))
-        bars.append(np.array(bar, dtype=args[n].dtype).reshape(args[n].shape) if np.ndim(args[n])
+        bars.append(np.array(bar, dtype=args[n].dtype).reshape(args[n].shape) if isinstance(args[n], np.ndarray)
                     else float(bar[0]))
     return tuple(outputs) + tuple(bars)
 
@@ -74,7 +79,7 @@ def reverse(vjp, primal, args, nums, n_outputs, float_outputs):
             for n, bar in zip(order, bars):
                 rows[n].append(bar)
         for n in order:
-            blocks[i, n] = _block(rows[n], 0, np.shape(out), np.shape(args[n]))
+            blocks[i, n] = _block(rows[n], 0, np.shape(out), args[n])
     return outputs, [blocks[i, n] for i in range(len(floats)) for n in nums]
 
 

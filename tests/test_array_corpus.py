@@ -477,6 +477,104 @@ def test_zero_d_array_argument(backend):
     assert g[1] == pytest.approx(0.7, rel=1e-14)
 
 
+# NumPy's elementwise operations on 0-d arrays give numbers, and sourcediff types them so: each
+# program with (f, df/da, d2f/da2) in closed form at the 0-d `a` and the float `c`.
+def zero_d_elementwise(a, c):
+    return np.sin(a) * a + np.sum(a * a) * c
+
+
+def zero_d_number_updated(a, c):
+    b = a * c
+    b += 1.0
+    return b * b
+
+
+def zero_d_array_updated(a, c):
+    b = a.copy()
+    b += np.exp(a)              # in place into the 0-d array b
+    z = np.zeros(())
+    z[()] = b[()] * c
+    return np.mean(z * a) + np.prod(np.where(a > 0.0, a, 0.0) * c) + np.max(a * c)   # of numbers
+
+
+ZERO_D = {
+    zero_d_elementwise: lambda a, c: (np.sin(a) * a + a * a * c, a * np.cos(a) + np.sin(a) + 2 * a * c,
+                                      2 * np.cos(a) - a * np.sin(a) + 2 * c),
+    zero_d_number_updated: lambda a, c: ((a * c + 1) ** 2, 2 * (a * c + 1) * c, 2 * c * c),
+    zero_d_array_updated: lambda a, c: ((a + np.exp(a)) * c * a + 2 * a * c, c * (2 * a + np.exp(a) * (1 + a) + 2),
+                                        c * (2 + np.exp(a) * (2 + a))),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("fn", list(ZERO_D), ids=lambda fn: fn.__name__)
+def test_zero_d_array_derivatives(fn, backend, dtype):
+    """grad, jvp, vjp, jacfwd, jacrev, hessian and jit of a function of a 0-d array, against
+    the closed forms; derivatives in the argument come back 0-d, in its dtype."""
+    a, c = np.array(0.7, dtype), 1.5
+    value, d1, d2 = ZERO_D[fn](0.7, c)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    g = transform("grad", fn, 0, backend)(a, c)
+    assert_like_argument(g, a, "grad")
+    assert float(g) == pytest.approx(d1, rel=rtol)
+    out, dot = sd.jvp(fn, (a, c), (np.array(0.3, dtype), 0.0), backend=backend)
+    assert float(out) == pytest.approx(value, rel=rtol) and float(dot) == pytest.approx(0.3 * d1, rel=rtol)
+    out, vjp_fn = sd.vjp(fn, a, c, backend=backend)
+    bar_a, _ = vjp_fn(2.0)
+    assert_like_argument(bar_a, a, "vjp")
+    assert float(bar_a) == pytest.approx(2.0 * d1, rel=rtol)
+    for mode in ("jacfwd", "jacrev"):
+        J = transform(mode, fn, 0, backend)(a, c)
+        assert np.shape(J) == () and float(J) == pytest.approx(d1, rel=rtol), mode
+    H = transform("hessian", fn, 0, backend)(a, c)
+    assert_like_argument(H, a, "hessian")
+    assert float(H) == pytest.approx(d2, rel=10 * rtol)
+    assert float(sd.jit(fn, backend=backend)(a, c)) == pytest.approx(value, rel=rtol)
+
+
+def zero_d_with_vector(a, x):
+    return np.sum(np.sin(a * x)) * a
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_zero_d_array_with_a_vector(backend):
+    """A 0-d array broadcast against a vector: its adjoint sums the vector's back, at any order."""
+    a, x = np.array(0.7), np.linspace(0.1, 0.9, 4)
+    g = transform("grad", zero_d_with_vector, (0, 1), backend)(a, x)
+    assert_like_argument(g[0], a, "grad")
+    assert float(g[0]) == pytest.approx(np.sum(np.sin(0.7 * x) + 0.7 * x * np.cos(0.7 * x)), rel=1e-12)
+    np.testing.assert_allclose(g[1], 0.7 * 0.7 * np.cos(0.7 * x), rtol=1e-12)
+    H = transform("hessian", zero_d_with_vector, 0, backend)(a, x)
+    assert np.shape(H) == ()
+    assert float(H) == pytest.approx(np.sum(2 * x * np.cos(0.7 * x) - 0.7 * x * x * np.sin(0.7 * x)), rel=1e-12)
+
+
+def zero_d_rebound(a, c):
+    u = a
+    for _ in range(2):
+        u = np.sin(u) * c
+    return u
+
+
+def zero_d_size(a):
+    b = a * 2.0
+    return b * b.size
+
+
+@pytest.mark.parametrize("fn, message", [
+    (zero_d_rebound, r"`u` holds values of different kinds \(float64\[\(\)\] and float\).*"
+                     r"operations on 0-d arrays give numbers \(`a\[\(\)\]` is the number in `a`\)"),
+    (zero_d_size, r"`b.size`: `b` is a number \(float\), not an array"),
+], ids=["rebound", "size"])
+def test_zero_d_array_results_are_numbers(fn, message):
+    """Code that uses the number an operation on a 0-d array gives as an array is refused, at
+    its line, saying why."""
+    with pytest.raises(sd.TransformError, match=message) as info:
+        sd.grad(fn, backend="python")(np.array(0.7), *([1.5] if fn is zero_d_rebound else []))
+    assert "test_array_corpus.py" in str(info.value)
+
+
 # ============================================================ int and bool arrays
 
 def test_int_and_bool_arrays_are_inactive_data():

@@ -45,8 +45,13 @@ class Types:
         try:
             self.env[name] = K.join(self.env.get(name), kind)
         except TypeError:
+            old = self.env[name]
+            pair = (old, kind)
+            zero_d = any(k in K.SCALARS for k in pair) and any(getattr(k, "ndim", None) == 0 for k in pair)
+            hint = "; NumPy's operations on 0-d arrays give numbers (`a[()]` is the number in `a`)" \
+                if zero_d else ""
             raise self.error(node, f"`{name}` holds values of different kinds "
-                             f"({self.env[name]} and {kind}); give each its own name") from None
+                             f"({old} and {kind}); give each its own name{hint}") from None
 
     def _pass(self, stmts):
         for stmt in walk(stmts):
@@ -56,6 +61,9 @@ class Types:
                     self._check_write(stmt)
                     continue
                 kind = self.expr(stmt.value, stmt)
+                if getattr(stmt, "sd_update", False) and kind in K.SCALARS and \
+                        isinstance(self.env.get(names[0]), K.Array):
+                    continue        # `a += x` of a 0-d array `a` writes the number into it
                 if len(names) == 1:
                     self.bind(names[0], kind, stmt)
                 elif kind is not None:
@@ -119,6 +127,9 @@ class Types:
             if not isinstance(array, K.Array):
                 raise self.error(stmt, f"cannot index `{ast.unparse(expr.value)}`: it is {array}")
             return self._indexed(array, expr, stmt)
+        if args and args[0] in K.SCALARS:
+            raise self.error(stmt, f"`{ast.unparse(expr)}`: `{ast.unparse(operands(expr)[0])}` is a number "
+                             f"({args[0]}), not an array; NumPy's operations on 0-d arrays give numbers")
         if kind == "attr" and expr.attr == "shape":
             return self.of(expr)
         return "int"     # shape[k], len, size, ndim

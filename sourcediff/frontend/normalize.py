@@ -731,9 +731,12 @@ def normalize(fn, arity):
     return Core(source, node.name, [a.arg for a in node.args.args], body, names.temps)
 
 
-def in_place_updates(core, is_array):
-    """The core with ``a += b`` on arrays made a write, ``_u = a + b; a[:] = _u``, as NumPy does it
-    (views of ``a`` see the change); None when no such update targets an array."""
+def in_place_updates(core, ndim_of):
+    """The core with ``a += b`` on arrays made a write, ``_u = a + b; a[:] = _u`` (``a[()] = _u`` of
+    a 0-d array), as NumPy does it (views of ``a`` see the change); None when no such update targets
+    an array.  ``ndim_of(name)`` is None for what is not an array."""
+    def is_array(n):
+        return ndim_of(n) is not None
     updates = [s for s in _statements(core.body) if getattr(s, "sd_update", False) and is_array(s.targets[0].id)]
     if not updates:
         return None
@@ -749,7 +752,9 @@ def in_place_updates(core, is_array):
                     setattr(stmt, field, rewrite(getattr(stmt, field)))
             if getattr(stmt, "sd_update", False) and is_array(stmt.targets[0].id):
                 temp = names.fresh("_u")
-                whole = ast.Subscript(value=name(stmt.targets[0].id), slice=ast.Slice(), ctx=ast.Store())
+                array = stmt.targets[0].id
+                index = ast.Slice() if ndim_of(array) else ast.Tuple(elts=[], ctx=ast.Load())
+                whole = ast.Subscript(value=name(array), slice=index, ctx=ast.Store())
                 out += [assign(temp, stmt.value, stmt), assign(whole, name(temp), stmt)]
             else:
                 out.append(stmt)

@@ -76,7 +76,30 @@ def element_of_x(kinds):
     return "float" if _array(kinds[0]).element == "float" else "int"
 
 
+def _number_or_array(kinds):
+    """What a reduction takes: an array, or a number (NumPy's result for a 0-d array)."""
+    return kinds[0] if kinds[0] in ("int", "float") else _array(kinds[0])
+
+
+def reduced(kinds):
+    """The kind of np.sum/prod/max/min of an array or a number."""
+    x = _number_or_array(kinds)
+    return x if x in ("int", "float") else element_of_x(kinds)
+
+
+def _per_element(templates, of_number):
+    """A reduction's templates for arrays, and ``of_number`` for a number (it is its own reduction)."""
+    return lambda kinds: of_number if kinds[0] in ("int", "float") else templates
+
+
 def float_element(kinds):
+    if _array(kinds[0]).ndim == 0:
+        raise TypeError("needs an array of 1 or more dimensions")
+    return "float"
+
+
+def mean_kind(kinds):
+    _number_or_array(kinds)
     return "float"
 
 
@@ -126,8 +149,7 @@ def _ravel_kind(kinds):
 
 
 def _where_kind(kinds):
-    arrays = [k for k in kinds if isinstance(k, K.Array)]
-    ndim = max(a.ndim for a in arrays)
+    ndim = max((k.ndim for k in kinds if isinstance(k, K.Array)), default=0)   # 0: of numbers
     values = kinds[1:]
     if all(K.is_float(k) or k == "float" for k in values) or any(
             k == "float" or (isinstance(k, K.Array) and k.element == "float") for k in values):
@@ -171,18 +193,18 @@ def _rules(*rules):
 
 RULES = _rules(
     # reductions
-    ArrayRule("sum", "np.sum(x)", element_of_x, linear=True, vjps=("g",)),
+    ArrayRule("sum", "np.sum(x)", reduced, linear=True, vjps=("g",)),
     ArrayRule("sum_axis", "np.sum(x, axis=y)", one_less_dim, linear=True,
               vjps=("np.expand_dims(g, y)", None), broadcast=True),
-    ArrayRule("mean", "np.mean(x)", float_element, linear=True, vjps=("g / x.size",)),
+    ArrayRule("mean", "np.mean(x)", mean_kind, linear=True, vjps=_per_element(("g / x.size",), ("g",))),
     ArrayRule("mean_axis", "np.sum(x, axis=y) / x.shape[y]", one_less_dim, linear=True,
               vjps=("np.expand_dims(g, y) / x.shape[y]", None), broadcast=True),
-    ArrayRule("prod", "np.prod(x)", element_of_x, jvps=("np.sum(_rt.prod_partials(x) * dx)",),
-              vjps=("g * _rt.prod_partials(x)",)),
-    ArrayRule("max", "np.max(x)", element_of_x, jvps=("_rt.flat_item(dx, np.argmax(x))",),
-              vjps=("_rt.one_hot(x, np.argmax(x), g)",)),
-    ArrayRule("min", "np.min(x)", element_of_x, jvps=("_rt.flat_item(dx, np.argmin(x))",),
-              vjps=("_rt.one_hot(x, np.argmin(x), g)",)),
+    ArrayRule("prod", "np.prod(x)", reduced, jvps=_per_element(("np.sum(_rt.prod_partials(x) * dx)",), ("dx",)),
+              vjps=_per_element(("g * _rt.prod_partials(x)",), ("g",))),
+    ArrayRule("max", "np.max(x)", reduced, jvps=_per_element(("_rt.flat_item(dx, np.argmax(x))",), ("dx",)),
+              vjps=_per_element(("_rt.one_hot(x, np.argmax(x), g)",), ("g",))),
+    ArrayRule("min", "np.min(x)", reduced, jvps=_per_element(("_rt.flat_item(dx, np.argmin(x))",), ("dx",)),
+              vjps=_per_element(("_rt.one_hot(x, np.argmin(x), g)",), ("g",))),
     ArrayRule("cumsum", "np.cumsum(x)", _ravel_kind, linear=True,
               vjps=("np.cumsum(g[::-1])[::-1]",)),
     ArrayRule("norm", "np.linalg.norm(x)", float_element, jvps=("np.sum(x * dx) / ans",),
@@ -312,6 +334,7 @@ RUNTIME_TO_NUMPY = {
     "pos_inv": "1.0 / np.where(x > 0.0, x, np.inf)",
 }
 NO_ARRAY_FORM = {"erf", "erfc", "int", "bool", "trip_count", "round_digits"}
+NOT_UFUNCS = {"float", "stop_gradient", "indicator"}     # array forms that keep a 0-d array one
 
 
 class _ToNumpy(ast.NodeTransformer):
@@ -354,7 +377,13 @@ def elementwise(template):
 
 
 def elementwise_kind(rule, kinds):
-    """The kind of a scalar rule applied elementwise to ``kinds`` (at least one an array)."""
+    """The kind of a scalar rule applied elementwise to ``kinds`` (at least one an array).
+    Of 0-d arrays and numbers only, a number, as NumPy and Numba give it."""
+    kind = _elementwise_array(rule, kinds)
+    return kind.element if kind.ndim == 0 and rule.name not in NOT_UFUNCS else kind
+
+
+def _elementwise_array(rule, kinds):
     if rule.name in NO_ARRAY_FORM:
         raise TypeError(f"{rule.template.split('(')[0]} works on numbers, not arrays; "
                         "apply it element by element in a loop")

@@ -85,7 +85,7 @@ def types_of(fn, kinds):
         if types.result is None:
             raise error_at(core.source.node, core.source,
                            f"cannot determine what {core.name} returns (a recursion without a base case?)")
-        updated = in_place_updates(core, lambda n: isinstance(types.env.get(n), K.Array))
+        updated = in_place_updates(core, lambda n: getattr(types.env.get(n), "ndim", None))
         if updated is not None:
             types = Types(updated, kinds, _callee_result)
         _types[key] = types

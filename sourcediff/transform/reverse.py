@@ -734,7 +734,8 @@ class Reverse:
         v_bar = name(self.bar(var))
         self_partials = []
         # an operand whose adjoint was just reset goes last, so `v_bar = 0.0; v_bar += e` folds
-        order = sorted(zip(args, rule.partials), key=lambda ap: isinstance(ap[0], ast.Name) and ap[0].id in self.zeroed)
+        partials = [partial_template(expr, k, self.types) for k in range(len(args))]   # NumPy's, of 0-d arrays
+        order = sorted(zip(args, partials), key=lambda ap: isinstance(ap[0], ast.Name) and ap[0].id in self.zeroed)
         for atom, partial in order:
             if partial is None or not self.is_active(atom):
                 continue
