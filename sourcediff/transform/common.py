@@ -7,6 +7,8 @@ from .. import pytree
 from ..analysis.dataflow import op_kind
 from ..frontend import custom_rules
 from ..frontend.nodes import instantiate
+from ..codegen import simplify
+from ..frontend.normalize import name
 from ..rules import arrays
 
 
@@ -75,3 +77,27 @@ def array_mapping(expr):
 def mentions_array(node, types):
     return any(isinstance(n, ast.Name) and isinstance(types.env.get(n.id), (K.Array, K.List))
                for n in ast.walk(node))
+
+
+def aug(target, op, value):
+    return ast.AugAssign(target=name(target, ast.Store()), op=op, value=value)
+
+
+def add_to(target, value):
+    """``target += value``."""
+    return aug(target, ast.Add(), simplify(value))
+
+
+def np_call(fn, *args):
+    """``np.fn(*args)``."""
+    return ast.Call(func=ast.Attribute(value=name("np"), attr=fn, ctx=ast.Load()), args=list(args), keywords=[])
+
+
+def rt_attr(fn):
+    """``_rt.fn``, a runtime helper."""
+    return ast.Attribute(value=name("_rt"), attr=fn, ctx=ast.Load())
+
+
+def method_of(node, method):
+    """``node.method()``."""
+    return ast.Call(func=ast.Attribute(value=node, attr=method, ctx=ast.Load()), args=[], keywords=[])

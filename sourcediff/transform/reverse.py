@@ -14,25 +14,20 @@ from .. import kinds as K
 from ..analysis.dataflow import (assigned_names, index_atoms, index_length, is_element_index, is_write, names, op_kind,
                                  operands, targets, walk)
 from ..analysis.activity import aliases
-from ..analysis.tape import (alias_groups, custom_reads, partial_reads, reads_outside, simple_while,
+from ..analysis.tape import (alias_groups, partial_reads, reads_outside, simple_while,
                               strided_names)
 from ..codegen import const, number, simplify
 from ..custom import custom_vjp
 from ..errors import ReverseThroughArrays, error_at
 from ..frontend import custom_rules
 from ..frontend.normalize import assign, instantiate, is_breakif, name
-from .common import array_mapping, call_args_kinds, custom_parts, emit_primal, partial_template
+from .reverse_arrays import ReverseArrays
+from .reverse_calls import ReverseCalls
+from .common import (add_to, array_mapping, aug, call_args_kinds, custom_parts, emit_primal, method_of, np_call,
+                     partial_template, rt_attr)
 
 
-def aug(target, op, value):
-    return ast.AugAssign(target=name(target, ast.Store()), op=op, value=value)
-
-
-def add_to(target, value):
-    return aug(target, ast.Add(), simplify(value))
-
-
-class Reverse:
+class Reverse(ReverseArrays, ReverseCalls):
     def __init__(self, core, types, plan, mask, program, naming, multiple, accumulated=()):
         self.core, self.types, self.plan = core, types, plan
         self.accumulated = list(accumulated)   # array parameters whose adjoints the caller passes
@@ -42,7 +37,7 @@ class Reverse:
         self.fresh = set()
         self.zeroed = set()      # variables whose adjoint was just reset to zero
         self.tapes = {}          # "f"/"i"/"v" (views) -> (array name, position name)
-        self.refs = {}           # array variable -> [(list name, variable)]
+        self.refs = {}           # array variable -> [(list name, variable, or SHAPE)]
         self.dynamic = 0         # how many tape reservations inside loops were emitted
         self.deps = {r: self._deps(r) for r in plan.recompute}
         self.lazy = self._lazy_adjoints()
@@ -101,7 +96,7 @@ class Reverse:
 
     def push(self, var):
         if self.is_array(var):
-            return [assign(lst, ast.Call(func=_rt_attr("push_ref"), args=[name(lst), self._kept(var, v)],
+            return [assign(lst, ast.Call(func=rt_attr("push_ref"), args=[name(lst), self._kept(var, v)],
                                          keywords=[]))
                     for lst, v in self.ref_lists(var)]
         return self.push_value(name(var), self.types.env[var])
@@ -120,9 +115,9 @@ class Reverse:
         if self.is_array(var):
             out = []
             for lst, v in reversed(self.ref_lists(var)):
-                popped = ast.Call(func=_rt_attr("pop_ref"), args=[name(lst)], keywords=[])
+                popped = ast.Call(func=rt_attr("pop_ref"), args=[name(lst)], keywords=[])
                 out.append(assign(v, popped) if v != SHAPE else
-                           assign(self.bar(var), _np_call("zeros", popped, self._dtype(var))))
+                           assign(self.bar(var), np_call("zeros", popped, self._dtype(var))))
             return out
         return [aug(self.tape(var)[1], ast.Sub(), ast.Constant(1)),
                 assign(var, self.pop_value(self.types.env[var]))]
@@ -170,7 +165,7 @@ class Reverse:
         if self.is_element(target):
             return self.push_value(copy.deepcopy(_load(target)), self.types.env[target.value.id].element)
         array, pos = self.view_tape()
-        call = ast.Call(func=_rt_attr("push_view"), args=[name(array), name(pos), _load(target)], keywords=[])
+        call = ast.Call(func=rt_attr("push_view"), args=[name(array), name(pos), _load(target)], keywords=[])
         return [assign(ast.Tuple(elts=[name(array, ast.Store()), name(pos, ast.Store())], ctx=ast.Store()), call)]
 
     def pop_write(self, stmt):
@@ -180,7 +175,7 @@ class Reverse:
             return [aug(self.tape_for(kind)[1], ast.Sub(), ast.Constant(1)),
                     assign(copy.deepcopy(target), self.pop_value(kind))]
         array, pos = self.view_tape()
-        call = ast.Call(func=_rt_attr("pop_view"), args=[name(array), name(pos), _load(target)], keywords=[])
+        call = ast.Call(func=rt_attr("pop_view"), args=[name(array), name(pos), _load(target)], keywords=[])
         return [assign(pos, call)]
 
     def view_tape(self):
@@ -242,7 +237,7 @@ class Reverse:
         for o in outputs if values else ():
             if isinstance(o, ast.Name) and (o.id in changed_in_reverse or self.is_array(o.id)):
                 keep = self.naming.unique(f"{o.id}_value")
-                value = _method_of(name(o.id), "copy") if self.is_array(o.id) else name(o.id)
+                value = method_of(name(o.id), "copy") if self.is_array(o.id) else name(o.id)
                 captured.append(assign(keep, value))
                 results.append(name(keep))
             else:
@@ -251,13 +246,13 @@ class Reverse:
         inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.active - self._nested_locals())
                  if not self.is_array(v)]
         seeds = [add_to(self.bar(o.id), name(ob)) for o, ob in zip(float_outputs, out_bars) if self.is_active(o)]
-        seeds = [assign(self.bar(v), _np_call("zeros_like", name(v))) for v in sorted(self.lazy)] + seeds
+        seeds = [assign(self.bar(v), np_call("zeros_like", name(v))) for v in sorted(self.lazy)] + seeds
         self.block_locals[id(body)] = set()
         self.fresh = {t for t, stmt in self.plan.recompute.items() if any(stmt is s for s in body)}
         backward = self.reverse_block(body)
         self.block_locals[id(body)] = top_locals
         param_bars = [name(self.bar(p)) if p in self.active else
-                      _np_call("zeros_like", name(p)) if self.is_array(p) else ast.Constant(0.0)
+                      np_call("zeros_like", name(p)) if self.is_array(p) else ast.Constant(0.0)
                       for p, m in zip(self.core.params, self.mask) if m and p not in self.accumulated]
         ret = ast.Return(value=ast.Tuple(elts=results + param_bars, ctx=ast.Load()))
         prologue = self.prologue(counts)
@@ -289,7 +284,7 @@ class Reverse:
                 out.append(assign(var, const(K.zero(self.types.env[var]))))
         for p in self.core.params:
             if p in self.active and self.is_array(p) and p not in self.accumulated:
-                out.append(assign(self.bar(p), _np_call("zeros_like", name(p))))
+                out.append(assign(self.bar(p), np_call("zeros_like", name(p))))
         strided = strided_names(self.core, self.types) if self.refs else set()
         for var, lists in sorted(self.refs.items()):
             placed = set()
@@ -298,13 +293,13 @@ class Reverse:
                 if held not in self.core.params and held not in placed and \
                         not (held == self.bar(var) and var in self.core.params):
                     kind = self.types.env[var]
-                    empty = _np_call("empty", ast.Tuple(elts=[ast.Constant(0)] * kind.ndim, ctx=ast.Load()),
+                    empty = np_call("empty", ast.Tuple(elts=[ast.Constant(0)] * kind.ndim, ctx=ast.Load()),
                                      self._dtype(var))
                     if var in strided:      # [::1]: Numba types the list for arrays of any layout
                         empty = ast.Subscript(value=empty, slice=ast.Slice(step=ast.Constant(1)), ctx=ast.Load())
                     out.append(assign(held, empty))
                     placed.add(held)
-                out.append(assign(lst, ast.Call(func=_rt_attr("ref_tape"), args=[self._kept(var, v)], keywords=[])))
+                out.append(assign(lst, ast.Call(func=rt_attr("ref_tape"), args=[self._kept(var, v)], keywords=[])))
         return out
 
     # ------------------------------------------------------------ forward sweep
@@ -362,7 +357,7 @@ class Reverse:
         for key, n in sorted(counts.items()):
             array, pos = self.tapes[key]
             needed = simplify(ast.BinOp(name(pos), ast.Add(), _expr(n)))
-            grow = assign(array, ast.Call(func=_rt_attr("reserve"), args=[name(array), needed], keywords=[]))
+            grow = assign(array, ast.Call(func=rt_attr("reserve"), args=[name(array), needed], keywords=[]))
             size = ast.Subscript(value=ast.Attribute(value=name(array), attr="shape", ctx=ast.Load()),
                                  slice=ast.Constant(0), ctx=ast.Load())
             if not in_loop:
@@ -391,7 +386,7 @@ class Reverse:
         if kind == "array" and expr.sd_array.alias and self.is_active(expr.sd_args[0]):
             mapping = dict(array_mapping(expr), x=name(self.bar(expr.sd_args[0].id)))
             return instantiate(expr.sd_array.template, mapping)
-        return _np_call("zeros_like", name(var))
+        return np_call("zeros_like", name(var))
 
     def forward_assign(self, stmt):
         """The forward sweep's copy of an assignment: the primal, or a custom rule's forward part."""
@@ -608,71 +603,6 @@ class Reverse:
             return code + self.finish(var, stmt)
         raise self.array_error(stmt)
 
-    def reverse_write(self, stmt):
-        """``a[index] = v``: v's adjoint takes a's there, which is then zero; the old elements come back."""
-        target = stmt.targets[0]
-        value = stmt.value
-        code = self.materialize(set(names(index_atoms(target.slice))))
-        there = ast.Subscript(value=name(self.bar(target.value.id)), slice=copy.deepcopy(target.slice),
-                              ctx=ast.Load())
-        zero = assign(ast.Subscript(value=copy.deepcopy(there.value), slice=copy.deepcopy(there.slice),
-                                    ctx=ast.Store()), ast.Constant(0.0))
-        if not self.is_active(value):
-            code.append(zero)
-        elif self.is_element(target):
-            code += [self.accumulate(value.id, there, False), zero]
-            self.zeroed.discard(value.id)
-        else:       # the value may be a view of the same array: take the adjoint out first
-            taken = self.naming.fresh("_g")
-            code += [assign(taken, _method_of(there, "copy")), zero,
-                     self.accumulate(value.id, name(taken), True)]
-            self.zeroed.discard(value.id)
-        if self.plan.pushed(stmt, target.value.id):
-            code += self.pop_write(stmt)
-        return code
-
-    def accumulate(self, var, contribution, broadcast):
-        """``var_bar += contribution``, summing a broadcast contribution back to var's shape."""
-        if self.is_array(var):
-            if broadcast:
-                return assign(self.bar(var), ast.Call(func=_rt_attr("accumulate"),
-                                                      args=[name(self.bar(var)), contribution], keywords=[]))
-            return add_to(self.bar(var), contribution)
-        if broadcast:
-            contribution = _np_call("sum", contribution)
-        return add_to(self.bar(var), contribution)
-
-    def reverse_array(self, stmt, var):
-        """An array rule: each active operand's adjoint takes its contribution."""
-        expr = stmt.value
-        rule = expr.sd_array
-        kinds = [self.types.of(a) for a in expr.sd_args]
-        code, g, ans = self._self_reference(stmt, var)
-        code += self.materialize(set(names(operands(expr))))
-        mapping = dict(array_mapping(expr), g=g, ans=ans)
-        result_is_array = self.is_array(var)
-        for p, atom, template in zip(rule.params, expr.sd_args, rule.contributions(kinds) or ()):
-            if template is None or not self.is_active(atom):
-                continue
-            contribution = instantiate(template, mapping)
-            code.append(self.accumulate(atom.id, contribution, rule.broadcast and result_is_array))
-            self.zeroed.discard(atom.id)
-        if var in names(expr.sd_args):
-            self.invalidate(var)
-            return code
-        return code + self.finish(var, stmt)
-
-    def _self_reference(self, stmt, var):
-        """For an array rebound from its own value (``a = a * x``): the new adjoint and value, kept
-        aside, and the old ones restored.  Returns (code, adjoint node, result node)."""
-        if not (self.is_array(var) and var in names(operands(stmt.value))):
-            return [], name(self.bar(var)), name(var)
-        if not self.plan.pushed(stmt, var):
-            raise self.array_error(stmt)
-        g, ans = self.naming.fresh("_g"), self.naming.fresh("_new")
-        code = [assign(g, name(self.bar(var))), assign(ans, name(var))] + self.pop(var)
-        return code, name(g), name(ans)
-
     def finish(self, var, stmt, reset=True):
         """After the adjoint of an assignment to ``var``: reset its adjoint, restore its value."""
         code = []
@@ -700,24 +630,6 @@ class Reverse:
 
     def _is_block_local(self, var):
         return any(var in v for v in self.block_locals.values())
-
-    def reverse_elementwise(self, stmt, var):
-        """A scalar rule applied to arrays: contributions summed back to each operand's shape."""
-        expr = stmt.value
-        code, g, ans = self._self_reference(stmt, var)
-        code += self.materialize(partial_reads(stmt, self.active))
-        mapping = dict(zip(expr.sd_rule.params, expr.sd_args), ans=ans)
-        for k, atom in enumerate(expr.sd_args):
-            partial = partial_template(expr, k, self.types)
-            if partial is None or not self.is_active(atom):
-                continue
-            contribution = simplify(ast.BinOp(copy.deepcopy(g), ast.Mult(), instantiate(partial, mapping)))
-            code.append(self.accumulate(atom.id, contribution, True))
-            self.zeroed.discard(atom.id)
-        if var in names(expr.sd_args):
-            self.invalidate(var)
-            return code
-        return code + self.finish(var, stmt)
 
     def reverse_rule(self, stmt, var):
         if self.is_array(var):
@@ -757,82 +669,6 @@ class Reverse:
             self.zeroed.discard(var)
             return code
         return code + self.finish(var, stmt)
-
-    def reverse_custom(self, stmt, outs):
-        """A custom rule's backward part: the transposed JVP rule, or bwd."""
-        expr = stmt.value
-        custom = expr.sd_custom.custom
-        nondiff, diff = custom_parts(expr)
-        active_diff = [a for a in diff if self.is_active(a)]
-        self_ref, code = self._call_prologue(stmt, outs, custom_reads(stmt))
-        got = [self.naming.fresh("_b") for _ in active_diff]
-        if isinstance(custom, custom_vjp):          # cotangents = bwd(*nondiff, *residuals, *out_bars)
-            values = outs[:len(outs) - expr.sd_residuals]
-            out_bars = [name(self.bar(v)) if v in self.active else ast.Constant(0.0) for v in values]
-            args = [copy.deepcopy(a) for a in nondiff] + [name(r) for r in outs[len(values):]]
-            kinds = tuple(self.types.of(a) for a in args) + ("float",) * len(values)
-            callee = self.program.request(custom_rules.bwd_rule(expr.sd_custom), kinds, "primal", None)
-            args += out_bars
-            results = [got[active_diff.index(a)] if a in active_diff else "_" for a in diff]
-        else:       # the VJP of the rule with respect to its tangents is the transposed JVP
-            args = [copy.deepcopy(a) for a in nondiff + diff] + [ast.Constant(0.0) for _ in diff]
-            mask = tuple([False] * (len(nondiff) + len(diff)) + [self.is_active(a) for a in diff])
-            rule = custom_rules.jvp_rule(expr.sd_custom)
-            callee = self.program.request(rule, tuple(self.types.of(a) for a in args), "cotangents", mask)
-            args += [ast.Constant(0.0) for _ in outs] + [name(self.bar(o)) if o in self.active
-                                                         else ast.Constant(0.0) for o in outs]
-            results = got
-        target = ast.Tuple(elts=[name(r, ast.Store()) for r in results], ctx=ast.Store())
-        code.append(assign(target, ast.Call(func=name(callee), args=args, keywords=[]), stmt))
-        return code + self._call_epilogue(stmt, outs, self_ref, zip(active_diff, got))
-
-    def reverse_call(self, stmt, outs):
-        """A user function's VJP, called with the arguments and the results' adjoints (joint mode)."""
-        expr = stmt.value
-        kinds = call_args_kinds(expr, self.types)
-        mask = tuple(self.is_active(a) for a in expr.args)
-        if self.program.writes_arguments(expr.sd_func, kinds):
-            raise self.array_error(stmt)
-        callee = self.program.request(expr.sd_func, kinds, "cotangents", mask)
-        into = set(self.program.accumulated_adjoints(expr.sd_func, kinds, mask))    # it adds into these
-        returned = [a for k, a in enumerate(expr.args) if mask[k] and k not in into]
-        bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
-                for o in outs if K.is_float(self.types.env[o])]
-        held = []      # an array rebound to the result (u = step(u)): its adjoint, before the old one returns
-        for k, bar in enumerate(bars):
-            if isinstance(bar, ast.Name) and self.is_array(outs[k]) and outs[k] in names(expr.args):
-                keep = self.naming.fresh("_g")
-                held.append(assign(keep, bar))
-                bars[k] = name(keep)
-        self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
-        code = held + code
-        got = [self.naming.fresh("_b") for _ in returned]
-        passed = [name(self.bar(expr.args[k].id)) for k in sorted(into)]
-        call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars + passed, keywords=[])
-        code.append(assign(ast.Tuple(elts=[name(g, ast.Store()) for g in got], ctx=ast.Store()), call, stmt)
-                    if got else ast.Expr(value=call))
-        self.zeroed -= {expr.args[k].id for k in into}
-        return code + self._call_epilogue(stmt, outs, self_ref, zip(returned, got))
-
-    def _call_prologue(self, stmt, outs, reads):
-        """Restore results that are also arguments, recompute what the call reads."""
-        self_ref = set(outs) & set(names(stmt.value.args))
-        code = [s for o in outs if o in self_ref and self.plan.pushed(stmt, o) for s in self.pop(o)]
-        return self_ref, code + self.materialize(reads)
-
-    def _call_epilogue(self, stmt, outs, self_ref, contributions):
-        """Reset the results' adjoints, add the arguments' contributions, restore the results."""
-        code = [assign(self.bar(o), ast.Constant(0.0)) for o in outs
-                if o in self.active and (o in self.multiple or o in self_ref) and not self._is_block_local(o)
-                and not self.is_array(o)]
-        code += [add_to(self.bar(a.id), name(g)) for a, g in contributions]
-        self.zeroed -= set(outs) | set(names(stmt.value.args))
-        for o in reversed(outs):
-            if o in self_ref:
-                self.invalidate(o)
-            else:
-                code += self.finish(o, stmt, reset=False)
-        return code
 
 
 SHAPE = None          # a ref-list entry keeping the shapes of an array's bindings (see ref_lists)
@@ -919,18 +755,6 @@ def reversed_range(stmt, naming, body):
     header = ast.For(target=name(k, ast.Store()), iter=ast.Call(func=name("range"), args=args, keywords=[]),
                      body=[], orelse=[])
     return header, [index] + body
-
-
-def _np_call(fn, *args):
-    return ast.Call(func=ast.Attribute(value=name("np"), attr=fn, ctx=ast.Load()), args=list(args), keywords=[])
-
-
-def _rt_attr(fn):
-    return ast.Attribute(value=name("_rt"), attr=fn, ctx=ast.Load())
-
-
-def _method_of(node, method):
-    return ast.Call(func=ast.Attribute(value=node, attr=method, ctx=ast.Load()), args=[], keywords=[])
 
 
 def _load(subscript):

@@ -1,0 +1,91 @@
+"""Reverse mode of calls: a user function's VJP, a custom rule's backward part."""
+import ast
+import copy
+
+from .. import kinds as K
+from ..analysis.dataflow import names
+from ..analysis.tape import custom_reads
+from ..custom import custom_vjp
+from ..frontend import custom_rules
+from ..frontend.normalize import assign, name
+from .common import add_to, call_args_kinds, custom_parts
+
+
+class ReverseCalls:
+    """The calls of ``Reverse`` (a mixin: it uses the adjoint names, tapes and recomputation there)."""
+
+    def reverse_custom(self, stmt, outs):
+        """A custom rule's backward part: the transposed JVP rule, or bwd."""
+        expr = stmt.value
+        custom = expr.sd_custom.custom
+        nondiff, diff = custom_parts(expr)
+        active_diff = [a for a in diff if self.is_active(a)]
+        self_ref, code = self._call_prologue(stmt, outs, custom_reads(stmt))
+        got = [self.naming.fresh("_b") for _ in active_diff]
+        if isinstance(custom, custom_vjp):          # cotangents = bwd(*nondiff, *residuals, *out_bars)
+            values = outs[:len(outs) - expr.sd_residuals]
+            out_bars = [name(self.bar(v)) if v in self.active else ast.Constant(0.0) for v in values]
+            args = [copy.deepcopy(a) for a in nondiff] + [name(r) for r in outs[len(values):]]
+            kinds = tuple(self.types.of(a) for a in args) + ("float",) * len(values)
+            callee = self.program.request(custom_rules.bwd_rule(expr.sd_custom), kinds, "primal", None)
+            args += out_bars
+            results = [got[active_diff.index(a)] if a in active_diff else "_" for a in diff]
+        else:       # the VJP of the rule with respect to its tangents is the transposed JVP
+            args = [copy.deepcopy(a) for a in nondiff + diff] + [ast.Constant(0.0) for _ in diff]
+            mask = tuple([False] * (len(nondiff) + len(diff)) + [self.is_active(a) for a in diff])
+            rule = custom_rules.jvp_rule(expr.sd_custom)
+            callee = self.program.request(rule, tuple(self.types.of(a) for a in args), "cotangents", mask)
+            args += [ast.Constant(0.0) for _ in outs] + [name(self.bar(o)) if o in self.active
+                                                         else ast.Constant(0.0) for o in outs]
+            results = got
+        target = ast.Tuple(elts=[name(r, ast.Store()) for r in results], ctx=ast.Store())
+        code.append(assign(target, ast.Call(func=name(callee), args=args, keywords=[]), stmt))
+        return code + self._call_epilogue(stmt, outs, self_ref, zip(active_diff, got))
+
+    def reverse_call(self, stmt, outs):
+        """A user function's VJP, called with the arguments and the results' adjoints (joint mode)."""
+        expr = stmt.value
+        kinds = call_args_kinds(expr, self.types)
+        mask = tuple(self.is_active(a) for a in expr.args)
+        if self.program.writes_arguments(expr.sd_func, kinds):
+            raise self.array_error(stmt)
+        callee = self.program.request(expr.sd_func, kinds, "cotangents", mask)
+        into = set(self.program.accumulated_adjoints(expr.sd_func, kinds, mask))    # it adds into these
+        returned = [a for k, a in enumerate(expr.args) if mask[k] and k not in into]
+        bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
+                for o in outs if K.is_float(self.types.env[o])]
+        held = []      # an array rebound to the result (u = step(u)): its adjoint, before the old one returns
+        for k, bar in enumerate(bars):
+            if isinstance(bar, ast.Name) and self.is_array(outs[k]) and outs[k] in names(expr.args):
+                keep = self.naming.fresh("_g")
+                held.append(assign(keep, bar))
+                bars[k] = name(keep)
+        self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
+        code = held + code
+        got = [self.naming.fresh("_b") for _ in returned]
+        passed = [name(self.bar(expr.args[k].id)) for k in sorted(into)]
+        call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars + passed, keywords=[])
+        code.append(assign(ast.Tuple(elts=[name(g, ast.Store()) for g in got], ctx=ast.Store()), call, stmt)
+                    if got else ast.Expr(value=call))
+        self.zeroed -= {expr.args[k].id for k in into}
+        return code + self._call_epilogue(stmt, outs, self_ref, zip(returned, got))
+
+    def _call_prologue(self, stmt, outs, reads):
+        """Restore results that are also arguments, recompute what the call reads."""
+        self_ref = set(outs) & set(names(stmt.value.args))
+        code = [s for o in outs if o in self_ref and self.plan.pushed(stmt, o) for s in self.pop(o)]
+        return self_ref, code + self.materialize(reads)
+
+    def _call_epilogue(self, stmt, outs, self_ref, contributions):
+        """Reset the results' adjoints, add the arguments' contributions, restore the results."""
+        code = [assign(self.bar(o), ast.Constant(0.0)) for o in outs
+                if o in self.active and (o in self.multiple or o in self_ref) and not self._is_block_local(o)
+                and not self.is_array(o)]
+        code += [add_to(self.bar(a.id), name(g)) for a, g in contributions]
+        self.zeroed -= set(outs) | set(names(stmt.value.args))
+        for o in reversed(outs):
+            if o in self_ref:
+                self.invalidate(o)
+            else:
+                code += self.finish(o, stmt, reset=False)
+        return code
