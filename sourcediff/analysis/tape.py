@@ -39,6 +39,7 @@ class Plan:
     pushes: set = field(default_factory=set)         # (statement id, name): save before it
     defined_first: set = field(default_factory=set)  # names first bound at the top level
     values_read: set = field(default_factory=set)    # array names whose elements the backward sweep reads
+    groups: dict = field(default_factory=dict)       # array name -> names sharing its elements
 
     def pushed(self, stmt, name):
         return (id(stmt), name) in self.pushes
@@ -257,7 +258,7 @@ def _own_expressions(stmt):
 def plan(core, types, active):
     """Decide, for a reverse sweep over ``core``, which variables are taped or recomputed."""
     result = Plan(active=set(active))
-    groups = alias_groups(core, types)
+    groups = result.groups = alias_groups(core, types)
     result.recompute = _recomputable(core, types)
     multiple = multiply_assigned(core)
     order = _execution_order(core)

@@ -5,9 +5,9 @@ import copy
 from .. import kinds as K
 from .. import pytree
 from ..analysis.dataflow import op_kind
+from ..codegen import simplify
 from ..frontend import custom_rules
 from ..frontend.nodes import instantiate
-from ..codegen import simplify
 from ..frontend.normalize import name
 from ..rules import arrays
 

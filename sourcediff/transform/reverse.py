@@ -13,9 +13,7 @@ import copy
 from .. import kinds as K
 from ..analysis.dataflow import (assigned_names, index_atoms, index_length, is_element_index, is_write, names, op_kind,
                                  operands, targets, walk)
-from ..analysis.activity import aliases
-from ..analysis.tape import (alias_groups, partial_reads, reads_outside, simple_while,
-                              strided_names)
+from ..analysis.tape import partial_reads, reads_outside, simple_while, strided_names
 from ..codegen import const, number, simplify
 from ..custom import custom_vjp
 from ..errors import ReverseThroughArrays, error_at
@@ -148,13 +146,12 @@ class Reverse(ReverseArrays, ReverseCalls):
         adds into it comes after that binding, so it runs later in the backward sweep."""
         if not self.program.final:
             return set()
-        groups = alias_groups(self.core, self.types)
         rebound = {t for stmt in walk(self.core.body) if isinstance(stmt, ast.Assign)
                    for t in targets(stmt) if self.plan.pushed(stmt, t)}
+        # a binding that is a view or another name (``v = w``, ``v = a[1:]``) shares v's group
         return {v for v in rebound & self.active
                 if self.is_array(v) and v not in self.core.params and self.types.env[v].ndim >= 1
-                and groups.get(v, {v}) == {v}
-                and all(not aliases(s, self.types) for s in assigned_defs(self.core.body, v))}
+                and self.plan.groups.get(v, {v}) == {v}}
 
     def _dtype(self, var):
         return ast.Attribute(value=name("np"), attr=_np_dtype(self.types.env[var].dtype), ctx=ast.Load())
