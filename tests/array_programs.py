@@ -183,6 +183,27 @@ def midpoint_steps(y0, a, steps):
     return np.sum(y * y)
 
 
+def _slope(y, a):
+    """A new array from a helper, two of its elements written twice."""
+    dy = np.empty(y.shape[0])
+    for i in range(y.shape[0]):
+        dy[i] = math.sin(y[i]) * a
+    dy[0] = dy[0] * y[1]
+    dy[1] += a * dy[0]
+    return dy
+
+
+def helper_slopes(y0, a, steps):
+    """Midpoint steps whose slopes a helper returns (as GradBench's ode): its VJP takes over
+    the adjoint arrays its caller allocates each step instead of adding them into zeros."""
+    y = y0.copy()
+    for _ in range(steps):
+        k1 = _slope(y, a)
+        k2 = _slope(y + 0.05 * k1, a)
+        y = y + 0.1 * k2
+    return np.sum(y * y)
+
+
 def _relax(u, c):
     """One heat step as a helper writing into its argument."""
     n = u.shape[0]
@@ -421,6 +442,39 @@ def gauss_seidel(A, b):
                     s -= A[i, j] * x[j]
             x[i] = s / A[i, i]
     return np.sum(x * x)
+
+
+def _pivot(U, perm, k, used):
+    """Partial pivoting through a permutation a helper updates: moves the row of the largest
+    |U[perm[i], k]|, i >= k, to position k, marks it used and returns the pivot."""
+    best = k
+    for i in range(k + 1, perm.shape[0]):
+        if abs(U[perm[i], k]) > abs(U[perm[best], k]):
+            best = i
+    t = perm[k]
+    perm[k] = perm[best]
+    perm[best] = t
+    used[perm[k]] = True
+    return U[perm[k], k]
+
+
+def pivoted_logdet(A, v):
+    """log |det A| by elimination with partial pivoting; the helper writes into an int and a
+    bool array (carrying no derivatives) and the elimination reads both after it."""
+    n = A.shape[0]
+    U = A.copy()
+    perm = np.arange(n)
+    used = np.zeros(n, np.bool_)
+    total = 0.0
+    for k in range(n):
+        p = _pivot(U, perm, k, used)
+        total += math.log(abs(p)) * v[perm[k]]
+        for i in range(k + 1, n):
+            if not used[perm[i]]:
+                f = U[perm[i], k] / p
+                for j in range(k, n):
+                    U[perm[i], j] -= f * U[perm[k], j]
+    return total + perm[0] * v[0]
 
 
 def cholesky_logdet(A, b):
@@ -873,6 +927,7 @@ CASES = [
     Case(helper_shares_adjoints, [(A23, V3)], (0, 1)),
     Case(gradient_norm, [(A23, V3)], (0, 1)),
     Case(midpoint_steps, [(V3, 0.7, 4)], (0, 1)),
+    Case(helper_slopes, [(V3, 0.7, 4)], (0, 1)),
     Case(power_iteration, [(POWER_A, np.array([1.0, 0.5, -0.2]), 8)], (0, 1)),
     Case(gmm_loops, [GMM_ARGS], (0, 1, 2, 3, 4)),
     Case(gmm_loops_square, [GMM_ARGS], (0, 1, 2, 3, 4)),
@@ -883,6 +938,7 @@ CASES = [
     Case(conjugate_gradient, [(SPD, V3, 2)], (0, 1)),
     Case(gauss_seidel, [(SPD, V3)], (0, 1)),
     Case(cholesky_logdet, [(SPD, V3)], (0, 1)),
+    Case(pivoted_logdet, [(M33[::-1].copy(), np.array([1.0, 0.5, 2.0])), (A33, V3)], (0, 1)),
     Case(rk4_system, [(np.array([1.0, 0.2]), 1.3)], (0, 1)),
     Case(views_read, [(A33, V3)], (0, 1)),
     Case(views_write, [(A23, 0.7)], (0, 1)),

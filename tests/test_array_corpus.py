@@ -52,7 +52,8 @@ NUMBA_UNSAFE = set()
 # The Numba subset: one or more programs of each kind, at a few seconds of compilation each.
 NUMBA_GRAD = ("logreg_loop", "logreg_custom_vjp", "heat_copy", "heat_swap", "matvec_loop",
               "gmm_loops_square", "newton_history", "prefix_sums", "recurrence_into_array",
-              "lstm_loops_hoisted", "masked_gather", "column_views_loop", "midpoint_steps")
+              "lstm_loops_hoisted", "masked_gather", "column_views_loop", "midpoint_steps",
+              "helper_slopes", "pivoted_logdet")
 NUMBA_JVP = ("logreg_loop", "heat_swap", "matvec_loop", "newton_history", "recurrence_into_array",
              "masked_gather")
 if os.environ.get("SD_ARRAY_CORPUS_NUMBA") == "all":
@@ -441,6 +442,32 @@ def test_adjoints_of_new_arrays_each_step_are_allocated_in_the_backward_sweep():
     assert "_k1_bar_refs" in inspect.getsource(readable.__globals__["midpoint_steps_vjp"])
     for got, expected in zip(readable(P.V3, 0.7, 4), g):
         assert_same(got, expected, "both builds")
+
+
+def test_a_helpers_vjp_takes_over_the_adjoints_its_caller_allocates_afresh():
+    """k1 = _slope(y, a): the caller allocates k1's adjoint again right after the call, so
+    the helper's VJP uses the array it is passed as dy's adjoint (no zeros, no copy)."""
+    grad = transform("grad", P.helper_slopes, (0, 1))
+    g = grad(P.V3, 0.7, 4)
+    vjp = grad.source[grad.source.index("def _slope_vjp"):]
+    assert "dy_bar = dy_out_bar" in vjp and "zeros_like" not in vjp.split("\n\n\n")[0]
+    value = P.helper_slopes(P.V3, 0.7, 4)
+    for k, what in ((0, "y0"), (1, "a")):
+        assert_fd_close(g[k], fd_derivative(P.helper_slopes, (P.V3, 0.7, 4), k), value, what)
+
+
+def test_helpers_writing_into_index_arrays_run_in_reverse_mode():
+    """_pivot writes into a permutation and a mask: the forward sweep saves both before the
+    call, the backward sweep writes them back around _pivot's VJP; no forward sweeps."""
+    A, v = P.M33[::-1].copy(), np.array([1.0, 0.5, 2.0])
+    grad = transform("grad", P.pivoted_logdet, (0, 1))
+    g = grad(A, v)
+    assert "jacobians.forward" not in grad.source
+    assert "_rt.push_view(_vtape_int64, _vp_int64, perm)" in grad.source
+    assert "_rt.restore_view(_vtape_bool, " in grad.source
+    value = P.pivoted_logdet(A, v)
+    for k, what in ((0, "A"), (1, "v")):
+        assert_fd_close(g[k], fd_derivative(P.pivoted_logdet, (A, v), k), value, what)
 
 
 def rebound_in_loop(a, c):

@@ -1,4 +1,5 @@
 """The runtime helpers compiled by Numba, for generated modules on the Numba backend."""
+import numpy as np
 from numba import njit
 
 from ..rules import runtime as _py
@@ -18,11 +19,34 @@ accumulate = _compiled(_py.accumulate)
 prod_partials = _compiled(_py.prod_partials)
 flat_item = _compiled(_py.flat_item)
 one_hot = _compiled(_py.one_hot)
-push_view = _compiled(_py.push_view)
-pop_view = _compiled(_py.pop_view)
 ref_tape = _compiled(_py.ref_tape)
 push_ref = _compiled(_py.push_ref)
 pop_ref = _compiled(_py.pop_ref)
+
+
+# The view tape's helpers element by element: NumPy's slice copies cost more than the
+# copying itself for the short views they mostly save (a row, an index array).
+@_compiled
+def push_view(tape, pos, view):
+    tape = reserve(tape, pos + view.size)
+    for x in np.nditer(view):
+        tape[pos] = x.item()
+        pos += 1
+    return tape, pos
+
+
+@_compiled
+def restore_view(tape, pos, view):
+    for x in np.nditer(view):
+        x[()] = tape[pos]
+        pos += 1
+    return pos
+
+
+@_compiled
+def pop_view(tape, pos, view):
+    restore_view(tape, pos - view.size, view)
+    return pos - view.size
 
 
 @njit(cache=True)

@@ -135,6 +135,13 @@ def pop_view(tape, pos, view):
     return pos
 
 
+def restore_view(tape, pos, view):
+    """Write ``tape[pos:pos + view.size]`` back into ``view``, leaving it on the tape: the
+    position after it."""
+    view[...] = tape[pos:pos + view.size].reshape(view.shape)
+    return pos + view.size
+
+
 def ref_tape(x):
     """An empty list for the arrays a variable like ``x`` is bound to, in order."""
     tape = [x]

@@ -123,8 +123,9 @@ def writes_arguments(fn, kinds, seen=None):
 
 
 # "cotangents": a VJP called by other reverse code, which has the primal results already and
-# takes only the arguments' cotangents
-SUFFIXES = {"cotangents": "vjp"}
+# takes only the arguments' cotangents; "consuming": one whose caller passes arrays for the
+# array results' adjoints and reads them no more, so it may use them as its own
+SUFFIXES = {"cotangents": "vjp", "consuming": "vjp"}
 
 
 def accumulated_adjoints(fn, kinds, mask):
@@ -243,7 +244,8 @@ class Program:
                 multiple = tape.multiply_assigned(core)
                 accumulated = [] if mode == "vjp" else \
                     [core.params[k] for k in self.accumulated_adjoints(fn, kinds, mask)]
-                reverse = Reverse(core, types, plan, mask, self, naming, multiple, accumulated)
+                reverse = Reverse(core, types, plan, mask, self, naming, multiple, accumulated,
+                                  consuming=mode == "consuming")
                 fn_def = reverse.function(fn_name, values=mode == "vjp")
                 fn_def.sd_tapes = dict(reverse.tapes.values())     # array name -> position name
         fn_def.sd_core = core       # for backends that rewrite the function (numba_cuda)

@@ -26,7 +26,7 @@ from .common import (add_to, array_mapping, aug, call_args_kinds, custom_parts, 
 
 
 class Reverse(ReverseArrays, ReverseCalls):
-    def __init__(self, core, types, plan, mask, program, naming, multiple, accumulated=()):
+    def __init__(self, core, types, plan, mask, program, naming, multiple, accumulated=(), consuming=False):
         self.core, self.types, self.plan = core, types, plan
         self.accumulated = list(accumulated)   # array parameters whose adjoints the caller passes
         self.active = plan.active
@@ -41,6 +41,7 @@ class Reverse(ReverseArrays, ReverseCalls):
         self.lazy = self._lazy_adjoints()
         self.block_locals = {}
         self.top = core.body[:-1]
+        self.taken_over = self._taken_over_adjoints() if consuming else set()
         self._find_block_locals(self.top)
 
     # ------------------------------------------------------------ naming
@@ -153,6 +154,17 @@ class Reverse(ReverseArrays, ReverseCalls):
                 if self.is_array(v) and v not in self.core.params and self.types.env[v].ndim >= 1
                 and self.plan.groups.get(v, {v}) == {v}}
 
+    def _taken_over_adjoints(self):
+        """Array results whose adjoints are the arrays the caller passes (mode "consuming"),
+        not zeros plus them: bound once, outside loops and branches, to a new array no other
+        name shares (so nothing adds into its adjoint before the backward sweep starts)."""
+        def bound_once_at_top(v):
+            bindings = assigned_defs(self.core.body, v)
+            return len(bindings) == 1 and any(bindings[0] is stmt for stmt in self.top)
+        return {o.id for o in self.core.outputs if isinstance(o, ast.Name) and o.id in self.active and
+                self.is_array(o.id) and o.id not in self.core.params and bound_once_at_top(o.id) and
+                self.plan.groups.get(o.id, {o.id}) == {o.id}}
+
     def _dtype(self, var):
         return ast.Attribute(value=name("np"), attr=_np_dtype(self.types.env[var].dtype), ctx=ast.Load())
 
@@ -161,8 +173,12 @@ class Reverse(ReverseArrays, ReverseCalls):
         target = stmt.targets[0]
         if self.is_element(target):
             return self.push_value(copy.deepcopy(_load(target)), self.types.env[target.value.id].element)
-        array, pos = self.view_tape()
-        call = ast.Call(func=rt_attr("push_view"), args=[name(array), name(pos), _load(target)], keywords=[])
+        return self.push_elements(_load(target), self.types.env[target.value.id].dtype)
+
+    def push_elements(self, view, dtype):
+        """Save all the elements of ``view`` on the view tape of ``dtype``."""
+        array, pos = self.view_tape(dtype)
+        call = ast.Call(func=rt_attr("push_view"), args=[name(array), name(pos), view], keywords=[])
         return [assign(ast.Tuple(elts=[name(array, ast.Store()), name(pos, ast.Store())], ctx=ast.Store()), call)]
 
     def pop_write(self, stmt):
@@ -171,14 +187,22 @@ class Reverse(ReverseArrays, ReverseCalls):
             kind = self.types.env[target.value.id].element
             return [aug(self.tape_for(kind)[1], ast.Sub(), ast.Constant(1)),
                     assign(copy.deepcopy(target), self.pop_value(kind))]
-        array, pos = self.view_tape()
-        call = ast.Call(func=rt_attr("pop_view"), args=[name(array), name(pos), _load(target)], keywords=[])
-        return [assign(pos, call)]
+        return [self.pop_elements(_load(target), self.types.env[target.value.id].dtype)]
 
-    def view_tape(self):
-        if "v" not in self.tapes:
-            self.tapes["v"] = (self.naming.unique("_vtape"), self.naming.unique("_vp"))
-        return self.tapes["v"]
+    def pop_elements(self, view, dtype, restore=None):
+        """Write the elements saved last back into ``view``; with ``restore`` (a position
+        name), those saved from that position on, leaving them on the tape."""
+        array, pos = self.view_tape(dtype)
+        call = ast.Call(func=rt_attr("restore_view" if restore else "pop_view"),
+                        args=[name(array), name(restore or pos), view], keywords=[])
+        return assign(restore or pos, call)
+
+    def view_tape(self, dtype):
+        key = "v" if dtype == "float64" else f"v_{dtype}"
+        if key not in self.tapes:
+            suffix = "" if key == "v" else f"_{dtype}"
+            self.tapes[key] = (self.naming.unique(f"_vtape{suffix}"), self.naming.unique(f"_vp{suffix}"))
+        return self.tapes[key]
 
     def is_array(self, var):
         return isinstance(self.types.env.get(var), K.Array)
@@ -242,7 +266,8 @@ class Reverse(ReverseArrays, ReverseCalls):
         top_locals = self.block_locals[id(body)]
         inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.active - self._nested_locals())
                  if not self.is_array(v)]
-        seeds = [add_to(self.bar(o.id), name(ob)) for o, ob in zip(float_outputs, out_bars) if self.is_active(o)]
+        seeds = [assign(self.bar(o.id), name(ob)) if o.id in self.taken_over else add_to(self.bar(o.id), name(ob))
+                 for o, ob in zip(float_outputs, out_bars) if self.is_active(o)]
         seeds = [assign(self.bar(v), np_call("zeros_like", name(v))) for v in sorted(self.lazy)] + seeds
         self.block_locals[id(body)] = set()
         self.fresh = {t for t, stmt in self.plan.recompute.items() if any(stmt is s for s in body)}
@@ -267,8 +292,9 @@ class Reverse(ReverseArrays, ReverseCalls):
         out = []
         for key, (array, pos) in sorted(self.tapes.items()):
             args = [ast.Constant(counts.get(key, 0) if isinstance(counts.get(key, 0), int) else 0)]
-            if key == "v":
-                args = [ast.Constant(0)]
+            if key.startswith("v"):
+                args = [ast.Constant(0)] + ([] if key == "v" else [ast.Attribute(
+                    value=name("np"), attr=_np_dtype(key[2:]), ctx=ast.Load())])
             if key == "i":
                 args.append(ast.Attribute(value=name("np"), attr="int64", ctx=ast.Load()))
             alloc = ast.Call(func=ast.Attribute(value=name("np"), attr="empty", ctx=ast.Load()),
@@ -321,6 +347,7 @@ class Reverse(ReverseArrays, ReverseCalls):
                     out += self.push_write(stmt)
                     if self.is_element(stmt.targets[0]):
                         _add(counts, self.tape_for(self.types.env[stmt.targets[0].value.id].element)[0][1], 1)
+                out += self.save_written_arguments(stmt)
                 out.append(self.forward_assign(stmt))
                 out += self.shadows(stmt)
             elif isinstance(stmt, ast.If):
@@ -369,7 +396,7 @@ class Reverse(ReverseArrays, ReverseCalls):
         """Adjoints of the arrays an assignment binds: views of their bases' adjoints, or zeros."""
         out = []
         for t in targets(stmt):
-            if t in self.active and self.is_array(t) and t not in self.lazy:
+            if t in self.active and self.is_array(t) and t not in self.lazy | self.taken_over:
                 out.append(assign(self.bar(t), self.shadow_value(stmt.value, t), stmt))
         return out
 

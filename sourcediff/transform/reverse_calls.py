@@ -3,7 +3,7 @@ import ast
 import copy
 
 from .. import kinds as K
-from ..analysis.dataflow import names
+from ..analysis.dataflow import names, op_kind, targets
 from ..analysis.tape import custom_reads
 from ..custom import custom_vjp
 from ..frontend import custom_rules
@@ -47,9 +47,14 @@ class ReverseCalls:
         expr = stmt.value
         kinds = call_args_kinds(expr, self.types)
         mask = tuple(self.is_active(a) for a in expr.args)
-        if self.program.writes_arguments(expr.sd_func, kinds):
+        written = self.written_arguments(stmt)
+        if written and (not self.program.final or set(written) & set(outs)):
             raise self.array_error(stmt)
-        callee = self.program.request(expr.sd_func, kinds, "cotangents", mask)
+        self.program.used_final_forms |= bool(written)
+        arrays = [o for o in outs if self.is_array(o)]
+        # adjoints allocated afresh right after the call (lazy ones) are the callee's to use
+        consuming = bool(arrays) and all(o in self.lazy and o not in names(expr.args) for o in arrays)
+        callee = self.program.request(expr.sd_func, kinds, "consuming" if consuming else "cotangents", mask)
         into = set(self.program.accumulated_adjoints(expr.sd_func, kinds, mask))    # it adds into these
         returned = [a for k, a in enumerate(expr.args) if mask[k] and k not in into]
         bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
@@ -60,15 +65,46 @@ class ReverseCalls:
                 keep = self.naming.fresh("_g")
                 held.append(assign(keep, bar))
                 bars[k] = name(keep)
+        restored = [self.pop_elements(name(a), self.types.env[a].dtype) for a in reversed(written)]
+        for a in written:
+            self.invalidate(a)
         self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
-        code = held + code
+        code = held + restored + code
         got = [self.naming.fresh("_b") for _ in returned]
         passed = [name(self.bar(expr.args[k].id)) for k in sorted(into)]
         call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars + passed, keywords=[])
         code.append(assign(ast.Tuple(elts=[name(g, ast.Store()) for g in got], ctx=ast.Store()), call, stmt)
                     if got else ast.Expr(value=call))
         self.zeroed -= {expr.args[k].id for k in into}
+        code += self._restore_again(written)
         return code + self._call_epilogue(stmt, outs, self_ref, zip(returned, got))
+
+    def written_arguments(self, stmt):
+        """The arrays that a call, whose VJP the backward sweep runs, writes into.
+
+        They carry no derivatives (``reverse_assign`` refuses others).  The forward sweep
+        saves their elements before the call; the backward sweep writes them back before
+        the VJP, which runs the call again, and once more after it, for the code before."""
+        expr = stmt.value
+        if op_kind(expr) != "call" or not set(targets(stmt)) & self.active:
+            return []
+        positions = self.program.writes_arguments(expr.sd_func, call_args_kinds(expr, self.types))
+        return list(dict.fromkeys(expr.args[k].id for k in sorted(positions) if isinstance(expr.args[k], ast.Name)))
+
+    def save_written_arguments(self, stmt):
+        written = self.written_arguments(stmt) if self.program.final else []
+        return [s for a in written for s in self.push_elements(name(a), self.types.env[a].dtype)]
+
+    def _restore_again(self, written):
+        code = []
+        for dtype in dict.fromkeys(self.types.env[a].dtype for a in written):
+            start = self.naming.fresh("_q")
+            code.append(assign(start, name(self.view_tape(dtype)[1])))
+            code += [self.pop_elements(name(a), dtype, restore=start) for a in written
+                     if self.types.env[a].dtype == dtype]
+        for a in written:
+            self.invalidate(a)
+        return code
 
     def _call_prologue(self, stmt, outs, reads):
         """Restore results that are also arguments, recompute what the call reads."""
