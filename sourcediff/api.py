@@ -453,13 +453,17 @@ class Transformed:
         core, outs = spec.core, spec.outputs
         mask = tuple(j in diff for j in range(len(spec.kinds)))
         _check_all_float(core, outs, self.mode)
-        derivative = program.request(spec.fn, spec.kinds, "jvp" if direction == "forward" else "vjp", mask)
+        in_code = hasattr(self, "sd_arity")
+        # taken in code, the sweeps' VJP has the values already and may use each fresh seed as its own
+        mode = "jvp" if direction == "forward" else "consuming" if in_code else "vjp"
+        derivative = program.request(spec.fn, spec.kinds, mode, mask)
         results = [f"_o{i}" for i in range(len(outs))]
         blocks = {(i, j): f"_j{i}_{j}" for i in range(len(outs)) for j in diff}
-        if hasattr(self, "sd_arity"):       # taken in code: sweeps it can compile and differentiate
+        if in_code:       # sweeps it can compile and differentiate
             primal = program.request(spec.fn, spec.kinds, "primal", None)
+            into = program.accumulated_adjoints(spec.fn, spec.kinds, mask) if mode == "consuming" else []
             body = ast.parse(jacobians.sweeps_in_code(direction, derivative, primal, core.params, spec.kinds,
-                                                      diff, outs)).body
+                                                      diff, outs, into)).body
         else:
             primal = program.request(spec.fn, spec.kinds, "primal", None) if direction == "reverse" else None
             body = _sweeps(direction, derivative, core.params, diff, outs, results, list(blocks.values()), primal)

@@ -83,11 +83,13 @@ def reverse(vjp, primal, args, nums, n_outputs, float_outputs):
     return outputs, [blocks[i, n] for i in range(len(floats)) for n in nums]
 
 
-def sweeps_in_code(direction, derivative, primal, params, kinds, nums, outputs):
+def sweeps_in_code(direction, derivative, primal, params, kinds, nums, outputs, into=()):
     """The statements of ``forward``/``reverse`` written as loops in the supported subset,
     for a Jacobian taken inside differentiated or compiled code.  ``kinds`` are the
     parameters' kinds, ``outputs`` the outputs' (arrays or floats); ``nums`` the positions
-    of the parameters differentiated.  Block (i, j) is named ``_j{i}_{j}``."""
+    of the parameters differentiated.  Block (i, j) is named ``_j{i}_{j}``.  In reverse,
+    ``derivative`` returns only cotangents, and adds those of the parameters ``into`` into
+    the arrays passed after the seeds: the Jacobian's rows."""
     def is_array(kind):
         return hasattr(kind, "ndim")
 
@@ -114,13 +116,16 @@ def sweeps_in_code(direction, derivative, primal, params, kinds, nums, outputs):
             shape = dims(outs[i], out_kind) + dims(params[j], kinds[j])
             lines.append(f"_j{i}_{j} = np.zeros(({', '.join(shape)},))" if shape else f"_j{i}_{j} = 0.0")
     if direction == "reverse":          # one backward sweep per element of each output
-        bars = [f"_b{j}" for j in nums]
+        returned = [j for j in nums if j not in into]
+        bars = [f"_b{j}" for j in returned]
         for i, out_kind in enumerate(outputs):
             loops, ks, pad, unit = sweep(outs[i], out_kind, "_seed")
             seeds = [unit if m == i else zero(o, k) for m, (o, k) in enumerate(zip(outs, outputs))]
-            lines += loops + [f"{pad}{', '.join(['_'] * len(outs) + bars)} = {derivative}({', '.join(params + seeds)})"]
+            rows = [f"_j{i}_{j}[{', '.join(ks)}]" if ks else f"_j{i}_{j}" for j in nums if j in into]
+            got = ", ".join(bars) + ("," if len(bars) == 1 else "") if bars else "_"
+            lines += loops + [f"{pad}{got} = {derivative}({', '.join(params + seeds + rows)})"]
             lines += [f"{pad}_j{i}_{j}[{', '.join(ks)}] = {bar}" if ks else f"{pad}_j{i}_{j} = {bar}"
-                      for j, bar in zip(nums, bars)]
+                      for j, bar in zip(returned, bars)]
     else:                               # one forward sweep per element of each input
         dots = [f"_d{i}" for i in range(len(outputs))]
         for j in nums:

@@ -270,7 +270,7 @@ class Reverse(ReverseArrays, ReverseCalls):
                  for o, ob in zip(float_outputs, out_bars) if self.is_active(o)]
         seeds = [assign(self.bar(v), np_call("zeros_like", name(v))) for v in sorted(self.lazy)] + seeds
         self.block_locals[id(body)] = set()
-        self.fresh = {t for t, stmt in self.plan.recompute.items() if any(stmt is s for s in body)}
+        self.fresh = {t for t, stmt in self.plan.recompute.items() if any(stmt is s for s in self._still_held(body))}
         backward = self.reverse_block(body)
         self.block_locals[id(body)] = top_locals
         param_bars = [name(self.bar(p)) if p in self.active else
@@ -284,6 +284,18 @@ class Reverse(ReverseArrays, ReverseCalls):
                              kw_defaults=[], defaults=[])
         return ast.FunctionDef(name=fn_name, args=args, body=stmts, decorator_list=[], returns=None,
                                type_params=[])
+
+    def _still_held(self, body):
+        """Statements whose single-assignment values the variables still hold when the
+        backward sweep starts: those of the body, and, in code that runs as it is, those
+        in branches outside loops (read again only in the same branch's backward sweep;
+        code another transform reads keeps every read defined on every path)."""
+        out = []
+        for stmt in body:
+            out.append(stmt)
+            if isinstance(stmt, ast.If) and self.program.final:
+                out += self._still_held(stmt.body) + self._still_held(stmt.orelse)
+        return out
 
     def _nested_locals(self):
         return set().union(*(v for k, v in self.block_locals.items() if k != id(self.top)))
