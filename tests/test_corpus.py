@@ -7,6 +7,7 @@
   once per session), equal to the Python backend's results.
 """
 import functools
+import math
 
 import numpy as np
 import pytest
@@ -366,3 +367,25 @@ def test_inner_bound_recomputed_in_the_backward_sweep(backend):
     x, n = 0.7, 4
     expected = (bounded_by_a_value(x + 1e-6, n) - bounded_by_a_value(x - 1e-6, n)) / 2e-6
     assert sd.grad(bounded_by_a_value, backend=backend)(x, n) == pytest.approx(expected, rel=1e-7)
+
+
+def _branch_values(x, y):
+    if x > 0.0:
+        t = x / y
+        s = math.sin(t) * t
+    else:
+        s = x * y
+    return s * x
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_values_of_a_branch_are_read_again_not_recomputed(backend):
+    """The backward sweep of a branch outside loops reads what the forward sweep's same
+    branch computed (t = x / y once), where the code is not transformed again."""
+    grad = sd.grad(_branch_values, argnums=(0, 1), backend=backend)
+    for args in ((0.7, 1.3), (-0.5, 2.0)):
+        value = _branch_values(*args)
+        got = grad(*args)
+        for i in range(2):
+            assert_fd_close(got[i], fd_partial(_branch_values, args, i), value, f"argument {i} at {args}")
+    assert grad.source.count("x / y") == 1
