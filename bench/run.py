@@ -8,6 +8,7 @@ Usage::
     python bench/run.py --quick              # small sizes, a few minutes
     python bench/run.py                      # GradBench-like sizes
     python bench/run.py --only gmm,lse --chart gmm.png
+    python bench/run.py --gradbench ~/src/gradbench   # also GradBench's manual C++ tool
 
 For each problem and tool: the median time of the primal, of the derivative the GradBench
 eval asks for (sourcediff's is the tool's own function, ``sourcediff/gradbench``), and of
@@ -15,9 +16,12 @@ a JVP of the objective along a random direction, and the derivative/primal and J
 ratios.  For sourcediff, two fresh processes sharing an empty cache directory time the
 first calls: the first compiles (``compile``), the second loads from the disk cache
 (``cache load``).  JAX runs ``jit`` of ``grad`` and waits with ``block_until_ready``;
-PyTorch runs ``torch.func`` on one thread.  Tools that are not installed, problems a
-tool has no version of here, and derivatives sourcediff cannot take yet are reported,
-not fatal.  Prints a markdown table and writes a PNG chart if matplotlib is installed.
+PyTorch runs ``torch.func`` on one thread.  With ``--gradbench PATH`` (or
+``GRADBENCH_DIR``) naming a GradBench checkout, GradBench's hand-differentiated C++
+(``manual C++``, built from that checkout by ``manual.py``) is timed too, by the timings
+its programs print.  Tools that are not installed, problems a tool has no version of
+here, and derivatives sourcediff cannot take yet are reported, not fatal.  Prints a
+markdown table and writes a PNG chart if matplotlib is installed.
 """
 import argparse
 import json
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import manual
 import others
 from scalar_loops import horner, recurrence, rk4
 
@@ -49,12 +54,13 @@ class Problem:
     objective: object = None       # what sd.jvp differentiates (None: no JVP)
     moved: tuple = ()              # the arguments the JVP moves
     jvp_args: tuple = field(default=None)
+    gradbench: tuple = None        # (eval, primal name, derivative name, eval input) for manual.py
 
 
 def gradbench_problem(name, module, given, primal, derivative, objective, moved, size):
     args = module.prepare(given)
     return Problem(name, size, args, module.FUNCTIONS[primal], module.FUNCTIONS[derivative],
-                   objective, moved)
+                   objective, moved, gradbench=(name, primal, derivative, given))
 
 
 def problems(quick):
@@ -262,6 +268,9 @@ def main():
     parser.add_argument("--no-cold", action="store_true",
                         help="skip the fresh processes that time compiling and cache loading")
     parser.add_argument("--chart", default=os.path.join(os.path.dirname(__file__), "results.png"))
+    parser.add_argument("--gradbench", default=os.environ.get("GRADBENCH_DIR"), metavar="PATH",
+                        help="a GradBench checkout: also time its manual C++ tool "
+                             "(default: $GRADBENCH_DIR)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.child:
@@ -272,12 +281,16 @@ def main():
         wanted = opts.only.split(",")
         chosen = [p for p in chosen if p.name in wanted]
     frameworks, missing = others.available()
+    manual_tool, why_not = manual.find(opts.gradbench)
     print(f"# sourcediff benchmark{' (quick)' if opts.quick else ''}\n")
     print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, {os.cpu_count()} CPUs; "
           f"median of at least {runs[0]} runs and {runs[1]} s after a first call; times in ms.")
     if missing:
         print(f"\nNot installed, skipped: {', '.join(missing)} (`pip install -e '.[bench]'`).")
-    rows, notes = [], []
+    if manual_tool:
+        print(f"\n{manual.NAME}: GradBench's tools/manual from {manual_tool.checkout}, one thread; "
+              f"the timings its programs print.")
+    rows, notes = [], [f"{manual.NAME}: {why_not}"] if why_not else []
     for problem in chosen:
         print(f"  timing {problem.name} ...", file=sys.stderr)
         calls = sourcediff_calls(problem)
@@ -304,6 +317,13 @@ def main():
             rows.append({"problem": problem.name, "size": problem.size, "tool": fw.name,
                          "times": {what: measure(call, runs) for what, call in
                                    zip(("primal", "derivative", "jvp"), calls)}})
+        if manual_tool and problem.gradbench:      # not the scalar kernels
+            times = manual.implement(manual_tool, problem.name, problem.gradbench, runs)
+            if isinstance(times, str):
+                notes.append(f"{manual.NAME} on {problem.name}: {times}")
+            else:
+                rows.append({"problem": problem.name, "size": problem.size, "tool": manual.NAME,
+                             "times": times})
     print()
     table(rows)
     print("\n*compile* and *cache load*: sourcediff's first call of the primal / the derivative in a "
