@@ -189,12 +189,14 @@ class Transformed:
             return self._entries[kinds]
 
     # -------------------------------------------------------- composition
-    def sd_python_function(self, kinds):
+    def sd_python_function(self, kinds, runs_as_is=False):
         """The generated Python function for ``kinds`` (so transforms compose); the kinds
-        of a call's tangents or cotangents (``sd_seeds``) come last and are left out."""
+        of a call's tangents or cotangents (``sd_seeds``) come last and are left out.
+        Unless the caller only ``runs_as_is`` (a compiled primal), it is code another
+        transform can read."""
         kinds = tuple(kinds[:len(kinds) - getattr(self, "sd_seeds", 0)])
         entry = self.entry(kinds)
-        if not entry.transformable:
+        if not entry.transformable and not runs_as_is:
             # code built for transforms to read: no helper adds into arrays it is given
             with P._lock:
                 if kinds not in self._transformable:

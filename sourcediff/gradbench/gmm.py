@@ -35,17 +35,27 @@ def gmm_objective(alpha, mu, q, l, x, gamma, m, log_gamma_term):
             diagonals[c, j] = math.exp(q[c, j])
             sum_q[c] += q[c, j]
 
+    lower = np.zeros((k, d, d))         # Q_c's entries below the diagonal, from l
+    for c in range(k):
+        below = 0
+        for col in range(d):
+            for row in range(col + 1, d):
+                lower[c, row, col] = l[c, below]
+                below += 1
+
     main_term = np.empty(k)
+    centered = np.empty(d)
     total = 0.0
     for i in range(n):
         for c in range(k):
+            for j in range(d):
+                centered[j] = x[i, j] - mu[c, j]
             # |Q_c (x_i - mu_c)|^2, row by row of Q_c
             squared = 0.0
             for row in range(d):
-                value = diagonals[c, row] * (x[i, row] - mu[c, row])
+                value = diagonals[c, row] * centered[row]
                 for col in range(row):
-                    below = col * (2 * d - col - 1) // 2 + row - col - 1    # l's entry (row, col)
-                    value += l[c, below] * (x[i, col] - mu[c, col])
+                    value += lower[c, row, col] * centered[col]
                 squared += value * value
             main_term[c] = alpha[c] + sum_q[c] - 0.5 * squared
         total += logsumexp(main_term)

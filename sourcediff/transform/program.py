@@ -13,19 +13,22 @@ from ..analysis.dataflow import assigned_names, is_write, op_kind, walk
 from ..analysis.types import Types
 from ..codegen import Naming, fold, tidy
 from ..dead_code import prune
-from ..errors import error_at
+from ..errors import TransformError, error_at
 from ..custom import CustomCall, is_custom
 from ..frontend import custom_rules
 from ..frontend.normalize import in_place_updates, normalize
 from ..frontend.parse import parse, python_function
 from .common import call_args_kinds, primal_function
+from .first_writes import write_first_sums
 from .forward import Forward
+from .loop_order import run_forwards
 from .reverse import Reverse
 
 _lock = threading.RLock()
 _cores = {}
 _types = {}
 _guess = {}
+_unreadable = set()      # final forms of transforms the front end cannot read
 
 
 def concrete(fn, kinds=None):
@@ -163,7 +166,8 @@ class Program:
 
     def request(self, fn, kinds, mode, mask):
         origin = fn
-        fn = concrete(fn, kinds)
+        fn = self._as_is(fn, kinds) if mode == "primal" and self.final else None
+        fn = fn or concrete(origin, kinds)
         key = (fn, tuple(kinds), mode, mask)
         if key not in self.names:
             base = core_of(fn).name
@@ -174,6 +178,22 @@ class Program:
         if self._current is not None:
             self.calls.setdefault(self._current, set()).add(self.names[key])
         return self.names[key]
+
+    @staticmethod
+    def _as_is(fn, kinds):
+        """A transform's code in its final form, for a caller that only runs it; None where
+        that form lies outside what the front end reads (a helper's VJP called for its
+        writes into its arguments)."""
+        if not hasattr(fn, "sd_python_function"):
+            return None
+        final = fn.sd_python_function(kinds, runs_as_is=True)
+        if final not in _unreadable:
+            try:
+                core_of(final)
+                return final
+            except TransformError:
+                _unreadable.add(final)
+        return None
 
     writes_arguments = staticmethod(writes_arguments)
 
@@ -253,4 +273,8 @@ class Program:
         fold(fn_def, lambda n: n in temps)
         prune(fn_def)
         tidy(fn_def)
+        if mode not in ("primal", "jvp"):
+            ndims, adjoints, consumed = fn_def.sd_aliasing
+            run_forwards(fn_def, ndims, adjoints, consumed | set(fn_def.sd_tapes), fn_def.sd_tapes.values())
+            write_first_sums(fn_def, ndims)
         return ast.fix_missing_locations(fn_def)

@@ -282,8 +282,16 @@ class Reverse(ReverseArrays, ReverseCalls):
         params = list(self.core.params) + out_bars + [self.bar(p) for p in self.accumulated]
         args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[],
                              kw_defaults=[], defaults=[])
-        return ast.FunctionDef(name=fn_name, args=args, body=stmts, decorator_list=[], returns=None,
-                               type_params=[])
+        fn = ast.FunctionDef(name=fn_name, args=args, body=stmts, decorator_list=[], returns=None,
+                             type_params=[])
+        ndims = {v: self.types.env[v].ndim for v in self.types.env if self.is_array(v)}
+        ndims.update({self.bar(v): ndims[v] for v in set(ndims) & self.active})
+        ndims.update({ob: ndims[o.id] for o, ob in zip(float_outputs, out_bars)
+                      if isinstance(o, ast.Name) and o.id in ndims})
+        adjoints = set(ndims) - set(self.types.env)
+        consumed = {ob for o, ob in zip(float_outputs, out_bars) if isinstance(o, ast.Name) and o.id in self.taken_over}
+        fn.sd_aliasing = ndims, adjoints, consumed       # for loop_order.run_forwards
+        return fn
 
     def _still_held(self, body):
         """Statements whose single-assignment values the variables still hold when the
@@ -565,6 +573,7 @@ class Reverse(ReverseArrays, ReverseCalls):
             return self._loop_pops(stmt)
         header, body = reversed_range(stmt, self.naming, body)
         header.body = body
+        header.sd_backward = True      # for loop_order.run_forwards
         return pre + [header] + self._loop_pops(stmt)
 
     def reverse_while(self, stmt):

@@ -1,0 +1,139 @@
+"""Sums into new zeros become writes.
+
+An adjoint array starts as ``np.zeros`` and takes its first contributions in a loop,
+``a_bar[i] += g`` once an iteration.  While nothing else has touched it since it was
+allocated, adding into its zeros is writing ``a_bar[i] = g``: one store instead of a load
+and a store.  Where that loop follows the allocation directly and visits every element
+(``range(v.shape[0])`` for ``a_bar = np.zeros_like(v)``, 1-d), the zeros are not needed
+either: ``np.empty_like(v)``.
+"""
+import ast
+
+from ..codegen import number, simplify
+from ..frontend.normalize import name
+
+ZEROS = ("zeros", "zeros_like")
+
+
+def write_first_sums(fn, ndims):
+    """Rewrite ``fn`` in place; ``ndims`` gives the arrays' numbers of dimensions."""
+    extents = {}                      # name bound once, to v.shape[0] -> v
+    bindings = {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                        bindings.setdefault(n.id, []).append(node.value if t is n else None)
+    for n, values in bindings.items():
+        if len(values) == 1 and _first_extent(values[0]):
+            extents[n] = values[0].value.value.id
+    _block(fn.body, set(), True, (ndims, extents))
+
+
+def _block(stmts, zero, rewrite, context):
+    """The arrays still new zeros after ``stmts``, given those before (``zero``)."""
+    zero = set(zero)
+    for k, stmt in enumerate(stmts):
+        if isinstance(stmt, ast.For):
+            if rewrite:
+                for x in sorted(zero):
+                    if _sums_once(stmt, x):
+                        _write(stmt, x)
+                        _drop_zeros(stmts, k, x, context)
+                _block(stmt.body, _loop_head(stmt, zero, context), True, context)
+            zero -= _mentioned([stmt])
+        elif isinstance(stmt, ast.If):
+            zero -= _mentioned([stmt.test])
+            zero = _block(stmt.body, zero, rewrite, context) & _block(stmt.orelse, zero, rewrite, context)
+        elif isinstance(stmt, ast.While):
+            if rewrite:
+                _block(stmt.body, _loop_head(stmt, zero - _mentioned([stmt.test]), context), True, context)
+            zero -= _mentioned([stmt])
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and _zeros(stmt.value):
+            zero = zero - _mentioned([stmt.value]) | {stmt.targets[0].id}
+        else:
+            zero -= _mentioned([stmt])
+    return zero
+
+
+def _loop_head(loop, zero, context):
+    """The arrays new zeros at every start of ``loop``'s body: zeros before the loop and
+    again at the end of the body."""
+    head = set(zero)
+    while True:
+        again = head & _block(loop.body, head, False, context)
+        if again == head:
+            return head
+        head = again
+
+
+def _sums_once(loop, x):
+    """Whether the only use of ``x`` in the loop is ``x[i] += e`` at its top level, ``i`` the
+    loop variable (an element an iteration, each once)."""
+    if not isinstance(loop.target, ast.Name):
+        return False
+    uses = [s for s in loop.body if x in _mentioned([s])]
+    if len(uses) != 1 or any(x in _mentioned([s]) for s in loop.orelse):
+        return False
+    s = uses[0]
+    return isinstance(s, ast.AugAssign) and isinstance(s.op, (ast.Add, ast.Sub)) and \
+        isinstance(s.target, ast.Subscript) and isinstance(s.target.value, ast.Name) and \
+        s.target.value.id == x and isinstance(s.target.slice, ast.Name) and \
+        s.target.slice.id == loop.target.id and x not in _mentioned([s.value])
+
+
+def _write(loop, x):
+    for k, s in enumerate(loop.body):
+        if x in _mentioned([s]):
+            value = s.value if isinstance(s.op, ast.Add) else simplify(ast.UnaryOp(ast.USub(), s.value))
+            loop.body[k] = ast.copy_location(ast.Assign(targets=[s.target], value=value), s)
+
+
+def _drop_zeros(stmts, k, x, context):
+    """``x = np.zeros_like(v)`` just before a loop over all of v's elements: ``np.empty_like``."""
+    ndims, extents = context
+    for j in range(k - 1, -1, -1):
+        s = stmts[j]
+        if x not in _mentioned([s]):
+            continue
+        if not (isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id == x):
+            return
+        v = s.value.args[0] if _zeros(s.value) and s.value.func.attr == "zeros_like" else None
+        if isinstance(v, ast.Name) and ndims.get(v.id) == 1 and _covers(stmts[k], v.id, extents) and \
+                not any(isinstance(n, (ast.Break, ast.Return, ast.Continue)) for t in stmts[j:k + 1]
+                        for n in ast.walk(t)):
+            s.value.func.attr = "empty_like"
+        return
+
+
+def _covers(loop, v, extents):
+    """Whether ``loop`` runs over range(v.shape[0]), either way."""
+    args = loop.iter.args if isinstance(loop.iter, ast.Call) and isinstance(loop.iter.func, ast.Name) \
+        and loop.iter.func.id == "range" else None
+
+    def extent(e):
+        return (_first_extent(e) and e.value.value.id == v) or isinstance(e, ast.Name) and extents.get(e.id) == v
+    if args is None:
+        return False
+    if len(args) == 1 or len(args) == 2 and number(args[0]) == 0:
+        return extent(args[-1])
+    return len(args) == 3 and number(args[1]) == -1 and number(args[2]) == -1 and \
+        isinstance(args[0], ast.BinOp) and isinstance(args[0].op, ast.Sub) and number(args[0].right) == 1 \
+        and extent(args[0].left)
+
+
+def _first_extent(e):
+    """``v.shape[0]``."""
+    return isinstance(e, ast.Subscript) and isinstance(e.value, ast.Attribute) and e.value.attr == "shape" \
+        and isinstance(e.value.value, ast.Name) and number(e.slice) == 0
+
+
+def _zeros(value):
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and \
+        isinstance(value.func.value, ast.Name) and value.func.value.id == "np" and value.func.attr in ZEROS
+
+
+def _mentioned(nodes):
+    return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)} - {"np", "math", "_rt"}

@@ -1,0 +1,166 @@
+"""Two rewrites of backward loops: those whose iterations are independent run forwards
+(``transform/loop_order.py``), and sums into new zeros become writes
+(``transform/first_writes.py``).  Which loops change, which must not, and gradients
+through both."""
+import ast
+import textwrap
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.transform.first_writes import write_first_sums
+from sourcediff.transform.loop_order import run_forwards
+
+
+def forwards(source, ndims, adjoints=(), distinct=(), pointers=()):
+    """``source`` after the pass, every loop over a decreasing range taken as a backward one."""
+    fn = ast.parse(textwrap.dedent(source)).body[0]
+    for node in ast.walk(fn):
+        if isinstance(node, ast.For):
+            node.sd_backward = True
+    run_forwards(fn, ndims, set(adjoints), set(distinct), pointers)
+    return ast.unparse(fn)
+
+
+def written(source, ndims):
+    fn = ast.parse(textwrap.dedent(source)).body[0]
+    write_first_sums(fn, ndims)
+    return ast.unparse(fn)
+
+
+def test_sums_into_arrays_and_scalars_it_does_not_read_turn_round():
+    out = forwards("""
+        def f_vjp(x, w, n, s_bar, w_bar):
+            total_bar = 0.0
+            for i in range(n - 1, -1, -1):
+                t_bar = s_bar * x[i]
+                w_bar[i] += t_bar
+                total_bar += t_bar
+            return w_bar, total_bar
+        """, {"x": 1, "w": 1, "w_bar": 1}, adjoints={"w_bar"})
+    assert "for i in range(n):" in out
+
+
+def test_a_tape_popped_once_an_iteration_is_read_by_index():
+    out = forwards("""
+        def f_vjp(x, n, x_bar, _ftape, _fp):
+            for j in range(x.shape[0] - 1, -1, -1):
+                _fp -= 1
+                power = _ftape[_fp]
+                x_bar[j] += power
+            return x_bar
+        """, {"x": 1, "x_bar": 1}, adjoints={"x_bar"}, distinct={"_ftape"}, pointers={"_fp"})
+    assert "_fp -= x.shape[0]\n    for j in range(x.shape[0]):\n        power = _ftape[_fp + j]" in out
+
+
+@pytest.mark.parametrize("body, after", [
+    ("t = x[i]; a_bar[i] += t", "y = t"),                # t read after the loop
+    ("s += x[i]; a_bar[i] += s", ""),                    # a sum read inside it
+    ("a_bar[i - 1] += a_bar[i] * x[i]", ""),             # another iteration's element
+    ("b_bar[i] += a_bar[i] * x[i]", ""),                 # b_bar is a view of a_bar
+    ("_fp -= 1; a_bar[i] += _ftape[_fp]; _fp -= 1", ""),  # two pops an iteration
+])
+def test_iterations_that_depend_on_each_other_keep_their_order(body, after):
+    out = forwards(f"""
+        def f_vjp(x, n, s):
+            a_bar = np.zeros(n)
+            b_bar = a_bar[1:]
+            for i in range(n - 1, 0, -1):
+                {body}
+            {after}
+            return a_bar, s
+        """, {"x": 1, "a_bar": 1, "b_bar": 1}, adjoints={"a_bar", "b_bar"}, distinct={"_ftape"},
+        pointers={"_fp"})
+    assert "range(n - 1, 0, -1)" in out
+
+
+def weighted_sum(w, x):
+    total = 0.0
+    for j in range(x.shape[0]):
+        total += w[j] * x[j] * x[j]
+    return total
+
+
+def prefix_products(x):
+    y = x * 1.0
+    for i in range(1, x.shape[0]):
+        y[i] = y[i] * y[i - 1]
+    return np.sum(y)
+
+
+def shifted_squares(x):
+    a = x * 1.0
+    b = a[1:]
+    for i in range(b.shape[0]):
+        b[i] = b[i] + a[i] * a[i]
+    return np.sum(a * a)
+
+
+def powers(x, t):
+    total = 0.0
+    power = 1.0
+    for j in range(x.shape[0]):
+        total += x[j] * power
+        power *= t
+    return total * total
+
+
+def central_difference(f, x, eps=1e-6):
+    out = np.zeros_like(x)
+    for i in range(x.size):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        out[i] = (f(up) - f(down)) / (2 * eps)
+    return out
+
+
+@pytest.mark.parametrize("fn, rest, turned", [
+    (weighted_sum, (np.linspace(-1.0, 2.0, 6),), True),
+    (powers, (0.7,), True),
+    (prefix_products, (), False),
+    (shifted_squares, (), False),
+])
+def test_gradients_through_loops_either_way(fn, rest, turned):
+    x = np.linspace(0.6, 1.3, 6)
+    grad = sd.grad(fn, backend="python")
+    expected = central_difference(lambda v: fn(v, *rest), x)
+    np.testing.assert_allclose(grad(x, *rest), expected, rtol=1e-6, atol=1e-8)
+    backward = grad.source[grad.source.index("_bar = "):]
+    assert (", -1, -1)" not in backward and ", 0, -1)" not in backward) == turned, grad.source
+
+
+def test_a_first_sum_over_every_element_writes_into_an_empty_array():
+    out = written("""
+        def f_vjp(x, g):
+            x_bar = np.zeros_like(x)
+            y_bar = np.zeros_like(x)
+            n = x.shape[0]
+            t = g * 2.0
+            for i in range(n - 1, -1, -1):
+                x_bar[i] += t * x[i]
+                y_bar[i] -= t
+            return x_bar, y_bar
+        """, {"x": 1, "x_bar": 1, "y_bar": 1})
+    assert "x_bar = np.empty_like(x)" in out and "y_bar = np.empty_like(x)" in out
+    assert "x_bar[i] = t * x[i]" in out and "y_bar[i] = -t" in out
+
+
+SUM = "x_bar[i] += g * x[i]"
+
+
+@pytest.mark.parametrize("between, loop, write", [
+    ("pass", f"for i in range(1, n):\n    {SUM}", True),                    # not every element
+    ("x_bar[0] = g", f"for i in range(n):\n    {SUM}", False),              # touched before
+    ("pass", f"for i in range(n):\n    if x[i] > 0.0:\n        break\n    {SUM}", True),  # may stop
+    ("pass", f"for j in range(2):\n    for i in range(n):\n        {SUM}", False),  # twice
+    ("pass", f"for j in range(2):\n    x_bar = np.zeros(n)\n    for i in range(n):\n        {SUM}", True),
+    ("pass", f"for i in range(n):\n    {SUM}\n    x_bar[i] *= 2.0", False),  # not its only use
+])
+def test_sums_become_writes_only_into_untouched_zeros(between, loop, write):
+    source = "def f_vjp(x, g, n):\n    x_bar = np.zeros_like(x)\n    " + between + "\n" + \
+        textwrap.indent(loop, "    ") + "\n    return x_bar\n"
+    out = written(source, {"x": 1, "x_bar": 1})
+    assert ("x_bar[i] = g * x[i]" in out) == write, out
+    assert "np.empty_like" not in out, out
