@@ -34,20 +34,20 @@ def prune(fn):
 def _prune_once(fn):
     params = {a.arg for a in fn.args.args}
     refs, value_reads, bindings = _uses(fn)
-    fresh = {n for n, values in bindings.items() if n not in params and all(map(_new_value, values))}
+    fresh = {n for n, values in bindings.items() if n not in params and all(map(new_value, values))}
 
     def dead(stmt):
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target = stmt.targets[0]
             if isinstance(target, ast.Name):
-                return target.id not in refs and _pure(stmt.value)
-            return _unread_fresh(target, fresh, value_reads) and _pure(stmt.value) and _pure_index(target)
+                return target.id not in refs and pure(stmt.value)
+            return _unread_fresh(target, fresh, value_reads) and pure(stmt.value) and _pure_index(target)
         if isinstance(stmt, ast.AugAssign):
-            return _unread_fresh(stmt.target, fresh, value_reads) and _pure(stmt.value) and \
+            return _unread_fresh(stmt.target, fresh, value_reads) and pure(stmt.value) and \
                 _pure_index(stmt.target)
         if isinstance(stmt, ast.For):
             return all(isinstance(s, ast.Pass) for s in stmt.body) and not stmt.orelse and \
-                isinstance(stmt.target, ast.Name) and stmt.target.id not in refs and _pure(stmt.iter)
+                isinstance(stmt.target, ast.Name) and stmt.target.id not in refs and pure(stmt.iter)
         return False
 
     changed = False
@@ -65,20 +65,15 @@ def _unread_fresh(target, fresh, value_reads):
 
 
 def _pure_index(target):
-    return not isinstance(target, ast.Subscript) or _pure(target.slice)
+    return not isinstance(target, ast.Subscript) or pure(target.slice)
 
 
 def _uses(fn):
     """(names read anywhere, names whose elements or value are read, name -> the values bound to it)."""
     parents = {id(child): node for node in ast.walk(fn) for child in ast.iter_child_nodes(node)}
-    refs, value_reads, bindings = set(), set(), {}
+    refs, value_reads, bindings = set(), set(), assigned_values(fn)
     for node in ast.walk(fn):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                for n in ast.walk(target):
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                        bindings.setdefault(n.id, []).append(node.value if target is n else None)
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             refs.add(node.target.id)        # updates what the name holds: the binding stays
         elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
             bindings.setdefault(node.target.id, []).append(None)
@@ -89,6 +84,18 @@ def _uses(fn):
             if not _reads_only_shape_or_writes(node, parents):
                 value_reads.add(node.id)
     return refs, value_reads, bindings
+
+
+def assigned_values(tree):
+    """Name -> the values assignments in ``tree`` bind to it (None for a tuple's element)."""
+    bindings = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for n in ast.walk(target):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                        bindings.setdefault(n.id, []).append(node.value if target is n else None)
+    return bindings
 
 
 def _loop_variable_of_enclosing_loop(node, parents):
@@ -108,28 +115,28 @@ def _reads_only_shape_or_writes(node, parents):
     if isinstance(parent, ast.Attribute) and parent.attr in SHAPE_ATTRIBUTES:
         return True
     return isinstance(parent, ast.Call) and parent.args and parent.args[0] is node and (
-        _np_function(parent.func) in SHAPE_ONLY_CALLS or
+        np_function(parent.func) in SHAPE_ONLY_CALLS or
         (isinstance(parent.func, ast.Name) and parent.func.id == "len"))
 
 
-def _new_value(value):
+def new_value(value):
     """Whether a bound value is a new array or a number: nothing else shares its elements."""
     if isinstance(value, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare)):
         return True
     if not isinstance(value, ast.Call):
         return False
-    if _np_function(value.func) in ALLOCATIONS:
+    if np_function(value.func) in ALLOCATIONS:
         return True
     return isinstance(value.func, ast.Attribute) and value.func.attr == "copy" and not value.args
 
 
-def _np_function(func):
+def np_function(func):
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "np":
         return func.attr
     return None
 
 
-def _pure(expr):
+def pure(expr):
     """Whether evaluating ``expr`` changes nothing: no call but NumPy's, math's, a copy and builtins."""
     for node in ast.walk(expr):
         if isinstance(node, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, ast.Lambda)):

@@ -101,13 +101,16 @@ def sweeps_in_code(direction, derivative, primal, params, kinds, nums, outputs, 
 
     def sweep(value, kind, unit):
         """(loops over the elements of ``value`` each setting ``unit`` to a one there, indices,
-        indent of the loop body); a float is its own unit, 1.0."""
+        indent of the loop body); a float is its own unit, 1.0.  One array serves every
+        sweep, zeroed again each time (the call it is passed to may have used it)."""
         if not is_array(kind):
             return [], [], "", "1.0"
         ks = [f"_k{d}" for d in range(kind.ndim)]
         loops = [f"{'    ' * d}for {k} in range({value}.shape[{d}]):" for d, k in enumerate(ks)]
         pad = "    " * kind.ndim
-        return loops + [f"{pad}{unit} = np.zeros_like({value})", f"{pad}{unit}[{', '.join(ks)}] = 1.0"], ks, pad, unit
+        every = ", ".join([":"] * kind.ndim)
+        return [f"{unit} = np.empty_like({value})"] + loops + \
+            [f"{pad}{unit}[{every}] = 0.0", f"{pad}{unit}[{', '.join(ks)}] = 1.0"], ks, pad, unit
 
     outs = [f"_o{i}" for i in range(len(outputs))]
     lines = [f"{', '.join(outs)} = {primal}({', '.join(params)})"]

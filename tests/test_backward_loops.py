@@ -75,6 +75,18 @@ def test_iterations_that_depend_on_each_other_keep_their_order(body, after):
     assert "range(n - 1, 0, -1)" in out
 
 
+def test_a_view_returned_by_a_call_shares_elements():
+    out = forwards("""
+        def f_vjp(x, n):
+            a_bar = np.zeros(n)
+            b_bar = _rt.accumulate(a_bar[1:], x)
+            for i in range(n - 2, -1, -1):
+                b_bar[i] += a_bar[i] * x[i]
+            return a_bar
+        """, {"x": 1, "a_bar": 1, "b_bar": 1}, adjoints={"a_bar", "b_bar"})
+    assert "range(n - 2, -1, -1)" in out
+
+
 def weighted_sum(w, x):
     total = 0.0
     for j in range(x.shape[0]):

@@ -10,24 +10,15 @@ either: ``np.empty_like(v)``.
 import ast
 
 from ..codegen import number, simplify
-from ..frontend.normalize import name
+from ..dead_code import assigned_values
 
 ZEROS = ("zeros", "zeros_like")
 
 
 def write_first_sums(fn, ndims):
     """Rewrite ``fn`` in place; ``ndims`` gives the arrays' numbers of dimensions."""
-    extents = {}                      # name bound once, to v.shape[0] -> v
-    bindings = {}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Assign):
-            for t in node.targets:
-                for n in ast.walk(t):
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                        bindings.setdefault(n.id, []).append(node.value if t is n else None)
-    for n, values in bindings.items():
-        if len(values) == 1 and _first_extent(values[0]):
-            extents[n] = values[0].value.value.id
+    extents = {n: values[0].value.value.id for n, values in assigned_values(fn).items()
+               if len(values) == 1 and _first_extent(values[0])}     # bound once, to v.shape[0]
     _block(fn.body, set(), True, (ndims, extents))
 
 

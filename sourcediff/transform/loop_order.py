@@ -16,7 +16,7 @@ import ast
 import copy
 
 from ..codegen import number, simplify
-from ..dead_code import SHAPE_ONLY_CALLS, _new_value, _np_function, _pure
+from ..dead_code import SHAPE_ONLY_CALLS, assigned_values, new_value, np_function, pure
 from ..frontend.normalize import name
 
 PURE_RUNTIME = {"indicator", "safe_log", "pos_inv", "trip_count"}
@@ -29,15 +29,8 @@ def run_forwards(fn, ndims, adjoints, distinct, pointers):
     arrays that share elements with no other (tapes, a consumed adjoint), ``pointers`` the
     tape positions: a loop popping one value an iteration moves its position once, before."""
     params = {a.arg for a in fn.args.args}
-    bindings = {}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                for n in ast.walk(target):
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                        bindings.setdefault(n.id, []).append(node.value if target is n else None)
-    new = {n for n, values in bindings.items() if n not in params and
-           all(v is not None and (_new_value(v) or isinstance(v, ast.Name) and v.id in distinct)
+    new = {n for n, values in assigned_values(fn).items() if n not in params and
+           all(v is not None and (new_value(v) or isinstance(v, ast.Name) and v.id in distinct)
                for v in values)}
     new = new - _shared(fn, ndims) | set(distinct)
     arrays = set(ndims) | {n.value.id for n in ast.walk(fn)
@@ -58,13 +51,14 @@ def _shared(fn, ndims):
             continue
         parent = parents.get(id(n))
         if isinstance(parent, ast.Subscript) and parent.value is n:
-            if _element(parent, ndims.get(n.id)) or not isinstance(parents.get(id(parent)), ast.Assign):
-                continue                    # an element, or a view nothing keeps
+            if _element(parent, ndims.get(n.id)) or \
+                    isinstance(parents.get(id(parent)), (ast.BinOp, ast.UnaryOp, ast.Compare)):
+                continue                    # an element, or a view only computed with
         elif isinstance(parent, ast.Attribute) and parent.attr in ("shape", "size", "ndim"):
             continue
         elif isinstance(parent, ast.Call) and n in parent.args and isinstance(parents.get(id(parent)), ast.Expr):
             continue
-        elif isinstance(parent, ast.Call) and _np_function(parent.func) in SHAPE_ONLY_CALLS:
+        elif isinstance(parent, ast.Call) and np_function(parent.func) in SHAPE_ONLY_CALLS:
             continue
         elif isinstance(parent, ast.Return) or isinstance(parent, ast.Tuple) and \
                 isinstance(parents.get(id(parent)), ast.Return):
@@ -162,7 +156,7 @@ def _independent(loop, rest, apart, pops):
     nodes = [n for s in body for n in ast.walk(s)]
     if any(isinstance(n, (ast.While, ast.Break, ast.Continue, ast.Return, ast.Expr)) for n in nodes):
         return False
-    if not all(_pure(n) for n in nodes if isinstance(n, ast.Call) and not _runtime_pure(n)):
+    if not all(pure(n) for n in nodes if isinstance(n, ast.Call) and not _runtime_pure(n)):
         return False
     assigned = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     added = {n.target.id for n in nodes if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
@@ -200,13 +194,11 @@ def _arrays_independent(nodes, var, assigned, apart, positions):
             if not (isinstance(parent, ast.Subscript) and parent.value is n or
                     isinstance(parent, ast.Attribute) and parent.attr in ("shape", "size", "ndim")):
                 whole_reads.add(n.id)
-    reads = {x for x, added in only_added.items() if not added} | whole_reads
-    for x in written:
-        if only_added[x] and x not in whole_reads:
-            continue
+    touched = {x for x, added in only_added.items() if not added} | whole_reads   # more than added into
+    for x in written & touched:
         if x in whole_reads or not _own_element(accesses[x], var, assigned | positions):
             return False
-    return all(apart(x, y) for x in written for y in reads if y != x)
+    return all(apart(x, y) for x in written for y in touched if y != x)
 
 
 def _own_element(slices, var, assigned):
@@ -224,7 +216,7 @@ def _own_element(slices, var, assigned):
 def _runtime_pure(call):
     func = call.func
     return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
-        func.value.id == "_rt" and func.attr in PURE_RUNTIME and all(_pure(a) for a in call.args)
+        func.value.id == "_rt" and func.attr in PURE_RUNTIME and all(pure(a) for a in call.args)
 
 
 def _first_use(stmts, n):
