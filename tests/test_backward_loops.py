@@ -169,6 +169,7 @@ SUM = "x_bar[i] += g * x[i]"
     ("pass", f"for j in range(2):\n    for i in range(n):\n        {SUM}", False),  # twice
     ("pass", f"for j in range(2):\n    x_bar = np.zeros(n)\n    for i in range(n):\n        {SUM}", True),
     ("pass", f"for i in range(n):\n    {SUM}\n    x_bar[i] *= 2.0", False),  # not its only use
+    ("pass", f"for i in range(n):\n    i = i // 2\n    {SUM}", False),     # i repeats
 ])
 def test_sums_become_writes_only_into_untouched_zeros(between, loop, write):
     source = "def f_vjp(x, g, n):\n    x_bar = np.zeros_like(x)\n    " + between + "\n" + \

@@ -63,8 +63,10 @@ def _loop_head(loop, zero, context):
 def _sums_once(loop, x):
     """Whether the only use of ``x`` in the loop is ``x[i] += e`` at its top level, ``i`` the
     loop variable (an element an iteration, each once)."""
-    if not isinstance(loop.target, ast.Name):
-        return False
+    if not isinstance(loop.target, ast.Name) or any(
+            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == loop.target.id
+            for s in loop.body for n in ast.walk(s)):
+        return False                    # the loop variable changed inside: indices may repeat
     uses = [s for s in loop.body if x in _mentioned([s])]
     if len(uses) != 1 or any(x in _mentioned([s]) for s in loop.orelse):
         return False
