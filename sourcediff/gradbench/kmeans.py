@@ -2,7 +2,10 @@
 
 The cost's Hessian with respect to the centroids is diagonal, so its diagonal is the
 Hessian-vector product with a vector of ones: one JVP of the gradient (forward over
-reverse) gives the gradient and that diagonal together.
+reverse) gives the gradient and that diagonal together.  The cost finds each point's
+nearest centroid first and then adds its squared distance: the search carries no
+derivative (only which centroid wins depends on it), so the derivatives cost one pass
+over the points and their nearest centroids.
 """
 import math
 
@@ -14,14 +17,19 @@ import sourcediff as sd
 def cost(points, centroids):
     total = 0.0
     for i in range(points.shape[0]):
+        nearest = 0
         closest = math.inf
         for j in range(centroids.shape[0]):
             distance = 0.0
             for a in range(points.shape[1]):
                 difference = points[i, a] - centroids[j, a]
                 distance += difference * difference
-            closest = min(closest, distance)
-        total += closest
+            if distance < closest:
+                closest = distance
+                nearest = j
+        for a in range(points.shape[1]):
+            error = points[i, a] - centroids[nearest, a]
+            total += error * error
     return total
 
 
