@@ -278,7 +278,8 @@ def implement(fw, name, args):
     if name not in PROBLEMS or fw.name in PROBLEMS[name][4]:
         return f"no version of {name} for {fw.name} here"
     if name in SCALAR_LOOPS and not fw.compiles_loops:
-        steps = np.size(args[SCALAR_LOOPS[name]])
+        count = args[SCALAR_LOOPS[name]]
+        steps = count if isinstance(count, int) else np.size(count)
         if steps > PYTHON_LOOP_LIMIT:
             return f"{steps} steps of a Python loop: skipped above {PYTHON_LOOP_LIMIT} (see --quick)"
     objective, argnums, data, kind, _ = PROBLEMS[name]
