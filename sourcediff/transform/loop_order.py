@@ -15,6 +15,7 @@ loop 9% faster).  Iterations are independent when each
 import ast
 import copy
 
+from ..analysis.dataflow import index_length, is_element_index
 from ..codegen import number, simplify
 from ..dead_code import SHAPE_ONLY_CALLS, assigned_values, new_value, np_function, pure
 from ..frontend.normalize import name
@@ -51,7 +52,7 @@ def _shared(fn, ndims):
             continue
         parent = parents.get(id(n))
         if isinstance(parent, ast.Subscript) and parent.value is n:
-            if _element(parent, ndims.get(n.id)) or \
+            if index_length(parent.slice) == ndims.get(n.id) and is_element_index(parent.slice) or \
                     isinstance(parents.get(id(parent)), (ast.BinOp, ast.UnaryOp, ast.Compare)):
                 continue                    # an element, or a view only computed with
         elif isinstance(parent, ast.Attribute) and parent.attr in ("shape", "size", "ndim"):
@@ -65,11 +66,6 @@ def _shared(fn, ndims):
             continue
         out.add(n.id)
     return out
-
-
-def _element(subscript, ndim):
-    parts = subscript.slice.elts if isinstance(subscript.slice, ast.Tuple) else [subscript.slice]
-    return len(parts) == ndim and not any(isinstance(p, ast.Slice) for p in parts)
 
 
 def _visit(block, after, apart, pointers):
