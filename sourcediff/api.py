@@ -456,19 +456,26 @@ class Transformed:
         mask = tuple(j in diff for j in range(len(spec.kinds)))
         _check_all_float(core, outs, self.mode)
         in_code = hasattr(self, "sd_arity")
-        # taken in code, the sweeps' VJP has the values already and may use each fresh seed as its own
+        # taken in code, the sweeps' VJP has the values already and may use each fresh seed as its own;
+        # run from Python on the CPU, forward sweeps carry many columns each where they can
         mode = "jvp" if direction == "forward" else "consuming" if in_code else "vjp"
-        derivative = program.request(spec.fn, spec.kinds, mode, mask)
+        vector = mode == "jvp" and not in_code and program.final and P.vectorizes(spec.fn, spec.kinds, mask)
+        derivative = program.request(spec.fn, spec.kinds, "jvps" if vector else mode, mask)
         results = [f"_o{i}" for i in range(len(outs))]
         blocks = {(i, j): f"_j{i}_{j}" for i in range(len(outs)) for j in diff}
         if in_code:       # sweeps it can compile and differentiate
-            primal = program.request(spec.fn, spec.kinds, "primal", None)
+            # the sweeps need the array outputs' shapes: a final program computes only those
+            arrays_out = any(isinstance(k, K.Array) for k in outs)
+            shapes = program.final or not arrays_out
+            primal = program.request(spec.fn, spec.kinds, "shapes" if program.final else "primal",
+                                     None) if arrays_out else None
             into = program.accumulated_adjoints(spec.fn, spec.kinds, mask) if mode == "consuming" else []
             body = ast.parse(jacobians.sweeps_in_code(direction, derivative, primal, core.params, spec.kinds,
-                                                      diff, outs, into)).body
+                                                      diff, outs, into, shapes)).body
         else:
             primal = program.request(spec.fn, spec.kinds, "primal", None) if direction == "reverse" else None
-            body = _sweeps(direction, derivative, core.params, diff, outs, results, list(blocks.values()), primal)
+            body = _sweeps("forward_vector" if vector else direction, derivative, core.params, diff, outs,
+                           results, list(blocks.values()), primal)
         returned = [blocks.get((i, j), ast.Constant(0.0))
                     for i in range(len(outs)) for n in nums for j in spec.leaves(n)]
         entry = program.unique(f"{core.name}_{self.mode}")

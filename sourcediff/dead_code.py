@@ -7,12 +7,16 @@ bound after the last loop that used it.  This pass removes, until none is left:
 * ``x = e`` where nothing reads ``x`` and evaluating ``e`` changes nothing;
 * writes into a fresh array (``a[i] = e``, ``a[i] += e``, ``a += e``) whose
   elements nothing reads, only its shape (``a.shape``, ``np.zeros_like(a)``);
-* ``for`` loops over ``range`` whose body has become empty.
+* ``for`` loops over ``range`` whose body has become empty, and ``if`` statements
+  whose branches both have.
 
 A fresh array is a local bound only to new arrays (``np.empty(...)``,
 ``np.zeros_like(...)``, ``b.copy()``, ...) or numbers, so no other name sees
 its elements.  The analysis is by name, not by program point: a name read
 anywhere counts as read everywhere.
+
+First, a length of an array allocated with a shape in numbers is that number,
+so that the allocation may go when nothing else reads the array.
 """
 import ast
 
@@ -26,9 +30,39 @@ PURE_BUILTINS = {"abs", "min", "max", "float", "int", "bool", "round", "len", "r
 
 
 def prune(fn):
+    _fold_fixed_shapes(fn)
     while _prune_once(fn):
         pass
     return fn
+
+
+def _fold_fixed_shapes(fn):
+    """``a.shape[d]`` -> the number, where ``a`` is bound once, to an allocation whose length
+    ``d`` is written out as a number (``np.empty(2)``, ``np.zeros((3, n))``)."""
+    params = {a.arg for a in fn.args.args}
+    fixed = {}
+    for n, values in assigned_values(fn).items():
+        if n in params or len(values) != 1 or not isinstance(values[0], ast.Call) or \
+                np_function(values[0].func) not in ("empty", "zeros", "ones", "full") or not values[0].args:
+            continue
+        shape = values[0].args[0]
+        dims = shape.elts if isinstance(shape, ast.Tuple) else [shape]
+        fixed[n] = [d.value if isinstance(d, ast.Constant) and type(d.value) is int else None for d in dims]
+    loop_targets = {n.id for loop in ast.walk(fn) if isinstance(loop, ast.For)
+                    for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+
+    class Fold(ast.NodeTransformer):
+        def visit_Subscript(self, node):
+            self.generic_visit(node)
+            array = node.value
+            if isinstance(array, ast.Attribute) and array.attr == "shape" and \
+                    isinstance(array.value, ast.Name) and array.value.id in fixed and \
+                    array.value.id not in loop_targets and isinstance(node.slice, ast.Constant) and \
+                    type(node.slice.value) is int and -len(fixed[array.value.id]) <= node.slice.value < \
+                    len(fixed[array.value.id]) and fixed[array.value.id][node.slice.value] is not None:
+                return ast.copy_location(ast.Constant(fixed[array.value.id][node.slice.value]), node)
+            return node
+    Fold().visit(fn)
 
 
 def _prune_once(fn):
@@ -46,8 +80,10 @@ def _prune_once(fn):
             return _unread_fresh(stmt.target, fresh, value_reads) and pure(stmt.value) and \
                 _pure_index(stmt.target)
         if isinstance(stmt, ast.For):
-            return all(isinstance(s, ast.Pass) for s in stmt.body) and not stmt.orelse and \
+            return empty(stmt.body) and not stmt.orelse and \
                 isinstance(stmt.target, ast.Name) and stmt.target.id not in refs and pure(stmt.iter)
+        if isinstance(stmt, ast.If):
+            return empty(stmt.body) and empty(stmt.orelse) and pure(stmt.test)
         return False
 
     changed = False
@@ -57,6 +93,10 @@ def _prune_once(fn):
             block[:] = kept or [ast.Pass()]
             changed = True
     return changed
+
+
+def empty(body):
+    return all(isinstance(s, ast.Pass) for s in body)
 
 
 def _unread_fresh(target, fresh, value_reads):

@@ -49,6 +49,38 @@ def forward(jvp, args, nums, n_outputs, float_outputs):
     return tuple(outputs), [blocks[i, n] for i in range(len(float_outputs)) for n in nums]
 
 
+DIRECTIONS_PER_SWEEP = 32     # a vector JVP's tangents hold this many columns at most
+
+
+def forward_vector(jvps, args, nums, n_outputs, float_outputs):
+    """What ``forward`` returns, from vector JVPs (``vector_forward``): each sweep moves up to
+    ``DIRECTIONS_PER_SWEEP`` of the differentiated arguments' elements at once."""
+    order = sorted(set(nums))
+    sizes = [int(np.size(args[n])) for n in order]
+    starts = np.cumsum([0] + sizes)
+    outputs, columns = None, []
+    for first in range(0, max(int(starts[-1]), 1), DIRECTIONS_PER_SWEEP):
+        count = min(DIRECTIONS_PER_SWEEP, int(starts[-1]) - first)
+        tangents = []
+        for n, start, size in zip(order, starts, sizes):
+            tangent = np.zeros((size, count), dtype=np.result_type(np.asarray(args[n]).dtype, np.float32))
+            for k in range(max(first, start), min(first + count, start + size)):
+                tangent[k - start, k - first] = 1.0
+            tangents.append(tangent.reshape(np.shape(args[n]) + (count,)))
+        result = jvps(*args, *tangents, count)
+        outputs = result[:n_outputs]
+        columns.append(result[n_outputs:])
+    blocks = {}
+    for i in range(len(float_outputs)):
+        dots = np.concatenate([c[i] for c in columns], axis=-1)
+        for n, start, size in zip(order, starts, sizes):
+            block = dots[..., start:start + size].reshape(np.shape(dots)[:-1] + np.shape(args[n]))
+            scalar = not isinstance(args[n], np.ndarray) and np.ndim(outputs[float_outputs[i]]) == 0 and \
+                not isinstance(outputs[float_outputs[i]], np.ndarray)
+            blocks[i, n] = float(block) if scalar else block
+    return tuple(outputs), [blocks[i, n] for i in range(len(float_outputs)) for n in nums]
+
+
 def vjp_from_jvps(jvp, args, nums, n_outputs, seeds):
     """What a VJP returns, (outputs..., cotangents of the arguments ``nums``), from one JVP per
     element of those arguments: for code reverse mode cannot run."""
@@ -83,21 +115,32 @@ def reverse(vjp, primal, args, nums, n_outputs, float_outputs):
     return outputs, [blocks[i, n] for i in range(len(floats)) for n in nums]
 
 
-def sweeps_in_code(direction, derivative, primal, params, kinds, nums, outputs, into=()):
+def sweeps_in_code(direction, derivative, primal, params, kinds, nums, outputs, into=(), shapes=False):
     """The statements of ``forward``/``reverse`` written as loops in the supported subset,
     for a Jacobian taken inside differentiated or compiled code.  ``kinds`` are the
     parameters' kinds, ``outputs`` the outputs' (arrays or floats); ``nums`` the positions
     of the parameters differentiated.  Block (i, j) is named ``_j{i}_{j}``.  In reverse,
     ``derivative`` returns only cotangents, and adds those of the parameters ``into`` into
-    the arrays passed after the seeds: the Jacobian's rows."""
+    the arrays passed after the seeds: the Jacobian's rows.  ``primal`` returns the outputs,
+    or with ``shapes`` only the array outputs' lengths (see ``program.return_shapes``)."""
     def is_array(kind):
         return hasattr(kind, "ndim")
 
+    outs = [f"_o{i}" for i in range(len(outputs))]
+    lengths = {o: [f"{o}_{d}" for d in range(k.ndim)] for o, k in zip(outs, outputs) if is_array(k)}
+
     def dims(value, kind):
+        if shapes and value in lengths:
+            return lengths[value]
         return [f"{value}.shape[{d}]" for d in range(kind.ndim)] if is_array(kind) else []
 
+    def like(allocate, value, kind):
+        if shapes and value in lengths:
+            return f"np.{allocate}(({''.join(n + ', ' for n in lengths[value])}), np.{kind.dtype})"
+        return f"np.{allocate}_like({value})"
+
     def zero(value, kind):
-        return f"np.zeros_like({value})" if is_array(kind) else "0.0"
+        return like("zeros", value, kind) if is_array(kind) else "0.0"
 
     def sweep(value, kind, unit):
         """(loops over the elements of ``value`` each setting ``unit`` to a one there, indices,
@@ -106,14 +149,14 @@ def sweeps_in_code(direction, derivative, primal, params, kinds, nums, outputs, 
         if not is_array(kind):
             return [], [], "", "1.0"
         ks = [f"_k{d}" for d in range(kind.ndim)]
-        loops = [f"{'    ' * d}for {k} in range({value}.shape[{d}]):" for d, k in enumerate(ks)]
+        loops = [f"{'    ' * d}for {k} in range({n}):" for d, (k, n) in enumerate(zip(ks, dims(value, kind)))]
         pad = "    " * kind.ndim
         every = ", ".join([":"] * kind.ndim)
-        return [f"{unit} = np.empty_like({value})"] + loops + \
+        return [f"{unit} = {like('empty', value, kind)}"] + loops + \
             [f"{pad}{unit}[{every}] = 0.0", f"{pad}{unit}[{', '.join(ks)}] = 1.0"], ks, pad, unit
 
-    outs = [f"_o{i}" for i in range(len(outputs))]
-    lines = [f"{', '.join(outs)} = {primal}({', '.join(params)})"]
+    returned = [n for o in outs for n in lengths.get(o, [])] if shapes else outs
+    lines = [f"{', '.join(returned)} = {primal}({', '.join(params)})"] if returned else []
     for i, out_kind in enumerate(outputs):
         for j in nums:
             shape = dims(outs[i], out_kind) + dims(params[j], kinds[j])

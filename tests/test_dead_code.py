@@ -90,3 +90,24 @@ def test_a_callees_vjp_does_not_recompute_the_result_its_caller_has():
     h = 1e-6
     fd = [(ode.last_component(x + h * e, s) - ode.last_component(x - h * e, s)) / (2 * h) for e in np.eye(5)]
     np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
+
+
+def test_lengths_of_arrays_allocated_with_numbers_are_folded_and_empty_branches_go():
+    assert pruned("""
+        def f(x, n):
+            e = np.empty(2)
+            g = np.zeros((3, n))
+            h = np.empty(4)
+            h = np.empty(n)
+            if x > 0.0:
+                t = math.sin(x)
+            else:
+                t = x
+            e[0] = x
+            return e.shape[0] + g.shape[0] + g.shape[1] + h.shape[0]
+        """) == textwrap.dedent("""\
+        def f(x, n):
+            g = np.zeros((3, n))
+            h = np.empty(4)
+            h = np.empty(n)
+            return 2 + 3 + g.shape[1] + h.shape[0]""")

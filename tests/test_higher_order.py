@@ -120,6 +120,8 @@ def test_array_jacobians_inside_code_and_their_gradient(backend):
     # compiled only, jacrev's sweeps call a VJP that takes each fresh seed as v's adjoint,
     # adds A's cotangent into the Jacobian's row and returns s's
     assert "_b1, = warp_vjp(A, s, _seed, _j0_0[_k0])" in jitted.source
+    # of warp's result they need only its length, computed without the rest of warp
+    assert "_o0_0 = warp_shapes(A, s)" in jitted.source
     vjp = jitted.source[jitted.source.index("def warp_vjp"):]
     assert "v_bar = v_out_bar" in vjp.split("\n\n\n")[0]
     g = sd.grad(hp.jacobians_in_code, argnums=1, backend=backend)(A, s)

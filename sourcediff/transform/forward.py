@@ -15,12 +15,14 @@ from ..errors import error_at
 from ..frontend import custom_rules
 from .common import (array_mapping, call_args_kinds, custom_parts, emit_primal, mentions_array,
                      partial_template)
+from .vector_forward import NotVectorizable
 
 
 class Forward:
-    def __init__(self, core, types, active, mask, program, naming):
+    def __init__(self, core, types, active, mask, program, naming, vector=False):
         self.core, self.types, self.active = core, types, active
         self.mask, self.program, self.naming = mask, program, naming
+        self.vector = vector        # callees' JVPs carry many tangents (see vector_forward)
 
     def dot(self, atom):
         if isinstance(atom, ast.Name) and atom.id in self.active:
@@ -168,7 +170,7 @@ class Forward:
         expr = stmt.value
         arg_kinds = call_args_kinds(expr, self.types)
         mask = tuple(isinstance(a, ast.Name) and a.id in self.active for a in expr.args)
-        callee = self.program.request(expr.sd_func, arg_kinds, "jvp", mask)
+        callee = self.program.request(expr.sd_func, arg_kinds, "jvps" if self.vector else "jvp", mask)
         outs = targets(stmt)
         result = self.types.env[outs[0]] if len(outs) == 1 else K.Tuple(tuple(self.types.env[o] for o in outs))
         result_kinds = result.items if isinstance(result, K.Tuple) else (result,)
@@ -188,6 +190,8 @@ class Forward:
                            f"custom_vjp function. {custom.name} has a custom_vjp rule only; use grad, "
                            "vjp or jacrev, or give it a custom_jvp rule")
         custom.check_defined()
+        if self.vector:         # the user's rule takes one tangent
+            raise NotVectorizable(f"the custom_jvp rule of {custom.name}")
         rule = custom_rules.jvp_rule(expr.sd_custom)
         nondiff, diff = custom_parts(expr)
         args = [copy.deepcopy(a) for a in nondiff + diff]

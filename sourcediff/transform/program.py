@@ -23,6 +23,7 @@ from .first_writes import write_first_sums
 from .forward import Forward
 from .loop_order import run_forwards
 from .reverse import Reverse
+from .vector_forward import NotVectorizable, vectorize
 
 _lock = threading.RLock()
 _cores = {}
@@ -128,7 +129,36 @@ def writes_arguments(fn, kinds, seen=None):
 # "cotangents": a VJP called by other reverse code, which has the primal results already and
 # takes only the arguments' cotangents; "consuming": one whose caller passes arrays for the
 # array results' adjoints and reads them no more, so it may use them as its own
-SUFFIXES = {"cotangents": "vjp", "consuming": "vjp"}
+SUFFIXES = {"cotangents": "vjp", "consuming": "vjp"}       # "jvps": a JVP of many tangents
+
+
+def return_shapes(fn_def, types):
+    """Make the primal ``fn_def`` return its array results' lengths, ``a.shape[0], ...``,
+    all that a Jacobian taken in code needs of its results, so that dead-code elimination
+    leaves only what they depend on."""
+    ret = fn_def.body[-1]
+    values = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
+    lengths = [ast.parse(f"{v.id}.shape[{d}]", mode="eval").body
+               for v in values if isinstance(types.of(v), K.Array) for d in range(types.of(v).ndim)]
+    ret.value = lengths[0] if len(lengths) == 1 else ast.Tuple(elts=lengths, ctx=ast.Load())
+
+
+_vectorizes = {}
+
+
+def vectorizes(fn, kinds, mask):
+    """Whether a vector JVP of ``fn`` (see ``vector_forward``) can be generated."""
+    key = (fn, tuple(kinds), mask)
+    with _lock:
+        if key not in _vectorizes:
+            probe = Program()
+            probe.request(fn, kinds, "jvps", mask)
+            try:
+                probe.build()
+                _vectorizes[key] = True
+            except NotVectorizable:
+                _vectorizes[key] = False
+        return _vectorizes[key]
 
 
 def accumulated_adjoints(fn, kinds, mask):
@@ -197,6 +227,10 @@ class Program:
 
     writes_arguments = staticmethod(writes_arguments)
 
+    @property
+    def vector_names(self):
+        return {n for (_, _, mode, _), n in self.names.items() if mode == "jvps"}
+
     def accumulated_adjoints(self, fn, kinds, mask):
         """Positions whose adjoints a "cotangents" VJP of ``fn`` adds into (see the function)."""
         if not self.final:
@@ -244,8 +278,10 @@ class Program:
         fn_name = self.names[key]
         taken = set(types.env) | core.temps | {"math", "np", "_rt"}
         naming = Naming(taken | {n.id for n in ast.walk(ast.Module(core.body, [])) if isinstance(n, ast.Name)})
-        if mode == "primal":
+        if mode in ("primal", "shapes"):
             fn_def = primal_function(core, types, self, fn_name)
+            if mode == "shapes":
+                return_shapes(fn_def, types)
         else:
             params = [p for p, m in zip(core.params, mask) if m]
             for p in params:
@@ -257,8 +293,8 @@ class Program:
             written = [core.params[k] for k in self.writes_arguments(fn, kinds)]
             active = activity.active_variables(core, types, params,
                                                lambda expr: self.written_in_place(expr, types), written)
-            if mode == "jvp":
-                fn_def = Forward(core, types, active, mask, self, naming).function(fn_name)
+            if mode in ("jvp", "jvps"):
+                fn_def = Forward(core, types, active, mask, self, naming, vector=mode == "jvps").function(fn_name)
             else:
                 plan = tape.plan(core, types, active)
                 multiple = tape.multiply_assigned(core)
@@ -273,7 +309,10 @@ class Program:
         fold(fn_def, lambda n: n in temps)
         prune(fn_def)
         tidy(fn_def)
-        if mode not in ("primal", "jvp"):
+        if mode == "jvps":
+            tangents = {t: types.env[v] for (v, suffix), t in naming.map.items() if suffix == "dot"}
+            vectorize(fn_def, tangents, types, len(core.outputs), self.vector_names)
+        if mode not in ("primal", "shapes", "jvp", "jvps"):
             ndims, adjoints, consumed = fn_def.sd_aliasing
             run_forwards(fn_def, ndims, adjoints, consumed | set(fn_def.sd_tapes), fn_def.sd_tapes.values())
             write_first_sums(fn_def, ndims)
