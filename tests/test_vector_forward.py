@@ -82,6 +82,22 @@ def row_times(r, row):
     return out
 
 
+def blend(w, points):
+    """Short loops written with numbers: each direction runs them again for its tangent.  In
+    the second, the tangent reads the running product, which is not computed again."""
+    out = np.empty(points.shape[0])
+    for i in range(points.shape[0]):
+        total = 0.0
+        for k in range(3):
+            weight = w[k] * w[k]
+            total += weight * points[i, k]
+        product = 1.0
+        for k in range(3):
+            product = product * (w[k] + points[i, k])
+        out[i] = total + product
+    return out
+
+
 def array_expression(v):
     return np.cos(v) * v[0]
 
@@ -123,6 +139,19 @@ def test_array_and_number_arguments_together(backend):
                        rtol=1e-7, atol=1e-9)
     assert all(np.allclose(f, r, rtol=1e-13, atol=1e-15)
                for f, r in zip((d_m, d_angle), sd.jacrev(rotate, argnums=(0, 1), backend=backend)(m, angle)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_short_loops_run_again_for_each_direction(backend):
+    w, points = np.array([0.5, -1.2, 0.8]), np.array([[1.0, 2.0, -0.4], [0.3, -0.7, 1.5]])
+    jac = sd.jacfwd(blend, backend=backend)
+    got = jac(w, points)
+    jvps = jac.source[jac.source.index("def blend_jvps"):]
+    assert "for k_each in range(3):" in jvps and "= w[k_each]" in jvps
+    assert "k_each_" not in jvps and jvps.count("range(3)") == 3     # the product's loop stays
+    expected = np.array([[2 * w[k] * p[k] + np.prod(w + p) / (w[k] + p[k]) for k in range(3)] for p in points])
+    assert np.allclose(got, expected, rtol=1e-14, atol=0.0)
+    assert np.allclose(got, central_jacobian(lambda x: blend(x, points), w), rtol=1e-7, atol=1e-9)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -19,6 +19,7 @@ import ast
 import copy
 
 from .. import kinds as K
+from ..dead_code import pure
 from ..frontend.normalize import name
 
 DIRECTIONS = "_np"
@@ -34,7 +35,8 @@ def vectorize(fn_def, tangents, types, n_outputs, vector_callees):
     ``n_outputs``: how many primal results its return starts with; ``vector_callees``: the
     names of the vector JVPs it calls (each takes ``_np`` last)."""
     params = [a.arg for a in fn_def.args.args]
-    rewrite = _Vectorize(tangents, types, vector_callees, params)
+    rewrite = _Vectorize(tangents, types, vector_callees, params,
+                         {n.id for n in ast.walk(fn_def) if isinstance(n, ast.Name)} | set(params))
     body = rewrite.block(fn_def.body[:-1]) + rewrite.result(fn_def.body[-1], n_outputs)
     prologue = [ast.parse(f"{t} = {t}.copy()").body[0] for t in rewrite.owned if t in params]
     fresh = [t for t in rewrite.owned if t not in params]
@@ -53,8 +55,9 @@ def _each_direction(stmt):
 
 
 class _Vectorize:
-    def __init__(self, tangents, types, vector_callees, params):
+    def __init__(self, tangents, types, vector_callees, params, taken):
         self.tangents, self.types, self.callees, self.params = tangents, types, vector_callees, params
+        self.taken = taken
         self.owned = []         # numbers' tangents written per direction: each needs its own row
 
     def is_number(self, n):
@@ -88,7 +91,7 @@ class _Vectorize:
             self.plain(stmt.iter if isinstance(stmt, ast.For) else stmt.test)
             stmt.body = self.block(stmt.body)
             stmt.orelse = self.block(stmt.orelse) if stmt.orelse else []
-            return [stmt]
+            return self.interchange(stmt) if isinstance(stmt, ast.For) else [stmt]
         if not self.mentions(stmt):
             return [stmt]
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
@@ -103,6 +106,68 @@ class _Vectorize:
         if isinstance(stmt, ast.AugAssign) and self.number_target(stmt.target):
             return [self.per_direction(stmt, stmt.target)]
         self.refuse(stmt)
+
+    def interchange(self, loop):
+        """A loop of a few iterations, ``for k in range(4)``, whose body is direction loops and
+        primal assignments: its primal part runs as it is, then each direction runs the loop's
+        tangent part, with the primal assignments that part reads again in front of it::
+
+            for k in range(4):                       for k in range(4):
+                t = b[v, k]                              t = b[v, k]
+                for _p in range(_np):          ->        s = s + c[k] * t
+                    s_dot[_p] += t * c_dot[k, _p]    for _p in range(_np):
+                s = s + c[k] * t                         for k in range(4):
+                                                             t = b[v, k]
+                                                             s_dot[_p] += t * c_dot[k, _p]
+
+        so that a tangent summed over the loop stays in a register, and the directions fill
+        vector lanes once the short loop is unrolled."""
+        if not (_few_iterations(loop) and isinstance(loop.target, ast.Name)) or loop.orelse:
+            return [loop]
+        body = loop.body
+        if not any(map(_is_direction_loop, body)) or not all(
+                _is_direction_loop(s) or isinstance(s, ast.Assign) and not self.mentions(s) for s in body):
+            return [loop]
+        primal = [s for s in body if not _is_direction_loop(s)]
+        written = {loop.target.id}.union(*(_written(s) or {"*"} for s in primal))
+        if "*" in written:
+            return [loop]
+        assigned = [t.id for s in primal for t in s.targets if isinstance(t, ast.Name)]
+        known, per_direction = {loop.target.id}, []
+        for s in body:
+            if _is_direction_loop(s):
+                if _needs(s) & written - known:
+                    return [loop]
+                per_direction.extend(s.body)
+            elif len(s.targets) == 1 and isinstance(s.targets[0], ast.Name) and assigned.count(s.targets[0].id) == 1 \
+                    and pure(s.value) and not (_read(s.value) & written - known):
+                per_direction.append(copy.deepcopy(s))      # computed again for each direction
+                known.add(s.targets[0].id)
+        needed, kept = set(), []
+        for s in reversed(per_direction):   # of the primal assignments, only what the tangents read
+            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id in known:
+                if s.targets[0].id not in needed:
+                    continue
+                needed |= _read(s.value)
+            else:
+                needed |= _read(s)
+            kept.insert(0, s)
+        # the names the tangent part sets are its own: it may then move past any statement
+        own = {n: self.fresh(n) for n in known}
+        for node in ast.walk(ast.Module(body=kept, type_ignores=[])):
+            if isinstance(node, ast.Name) and node.id in own:
+                node.id = own[node.id]
+        loop.body = primal or [ast.Pass()]
+        inner = ast.For(target=name(own[loop.target.id], ast.Store()), iter=copy.deepcopy(loop.iter),
+                        body=kept, orelse=[], lineno=loop.lineno)
+        return [loop, _each_direction(inner)]
+
+    def fresh(self, stem):
+        candidate = f"{stem}_each"
+        while candidate in self.taken:
+            candidate += "_"
+        self.taken.add(candidate)
+        return candidate
 
     def per_direction(self, stmt, target):
         if isinstance(target, ast.Name) and target.id not in self.owned:
@@ -249,9 +314,9 @@ def _fuse(stmts, tangents):
                 else:
                     written |= changed
             continue
-        if last is not None and not (_read(stmt) & written):
+        if last is not None and not (_needs(stmt) & written):
             last.body.extend(stmt.body)               # up, to the last loop
-        elif last is not None and not (_read(last) & written):
+        elif last is not None and not (_needs(last) & written):
             out.remove(last)                          # the last loop down, to this one
             last.body.extend(stmt.body)
             out.append(last)
@@ -264,6 +329,22 @@ def _fuse(stmts, tangents):
 
 def _read(stmt):
     return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _needs(loop):
+    """The names a direction loop reads from before it: those it does not set itself first
+    (a loop variable, a primal value it computes again)."""
+    return _read(loop) - {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _few_iterations(loop, most=16):
+    """Whether ``loop`` runs over ``range`` of numbers, at most ``most`` of them."""
+    it = loop.iter
+    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and
+            1 <= len(it.args) <= 2 and all(isinstance(a, ast.Constant) and type(a.value) is int for a in it.args)):
+        return False
+    bounds = [a.value for a in it.args]
+    return len(range(*bounds)) <= most
 
 
 def _written(stmt):
