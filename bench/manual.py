@@ -77,6 +77,9 @@ class Manual:
                 done.stderr.strip().splitlines() or [f"make exited {done.returncode}"]
             self.failed[eval_name] = f"building bin/{eval_name} failed: {errors[0].strip()}"[:200]
             raise RuntimeError(self.failed[eval_name])
+        if not os.path.exists(built):       # make found bin/<eval> through VPATH, in the checkout
+            self.failed[eval_name] = f"make built no {built}: remove bin/ from {self.sources}"
+            raise RuntimeError(self.failed[eval_name])
         return built
 
     def time(self, eval_name, function, given, runs):
