@@ -75,9 +75,8 @@ def forward_vector(jvps, args, nums, n_outputs, float_outputs):
         dots = np.concatenate([c[i] for c in columns], axis=-1)
         for n, start, size in zip(order, starts, sizes):
             block = dots[..., start:start + size].reshape(np.shape(dots)[:-1] + np.shape(args[n]))
-            scalar = not isinstance(args[n], np.ndarray) and np.ndim(outputs[float_outputs[i]]) == 0 and \
-                not isinstance(outputs[float_outputs[i]], np.ndarray)
-            blocks[i, n] = float(block) if scalar else block
+            numbers = not isinstance(args[n], np.ndarray) and not isinstance(outputs[float_outputs[i]], np.ndarray)
+            blocks[i, n] = float(block) if numbers else block
     return tuple(outputs), [blocks[i, n] for i in range(len(float_outputs)) for n in nums]
 
 
