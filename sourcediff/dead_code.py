@@ -54,13 +54,13 @@ def _fold_fixed_shapes(fn):
     class Fold(ast.NodeTransformer):
         def visit_Subscript(self, node):
             self.generic_visit(node)
-            array = node.value
-            if isinstance(array, ast.Attribute) and array.attr == "shape" and \
-                    isinstance(array.value, ast.Name) and array.value.id in fixed and \
-                    array.value.id not in loop_targets and isinstance(node.slice, ast.Constant) and \
-                    type(node.slice.value) is int and -len(fixed[array.value.id]) <= node.slice.value < \
-                    len(fixed[array.value.id]) and fixed[array.value.id][node.slice.value] is not None:
-                return ast.copy_location(ast.Constant(fixed[array.value.id][node.slice.value]), node)
+            array, index = node.value, node.slice
+            if isinstance(array, ast.Attribute) and array.attr == "shape" and isinstance(array.value, ast.Name) \
+                    and array.value.id not in loop_targets and isinstance(index, ast.Constant) and \
+                    type(index.value) is int:
+                lengths = fixed.get(array.value.id, [])
+                if -len(lengths) <= index.value < len(lengths) and lengths[index.value] is not None:
+                    return ast.copy_location(ast.Constant(lengths[index.value]), node)
             return node
     Fold().visit(fn)
 
