@@ -19,7 +19,7 @@ from ..custom import custom_vjp
 from ..errors import ReverseThroughArrays, error_at
 from ..frontend import custom_rules
 from ..frontend.normalize import assign, instantiate, is_breakif, name
-from .reverse_arrays import ReverseArrays
+from .reverse_arrays import ReverseArrays, increments
 from .reverse_calls import ReverseCalls
 from .common import (add_to, array_mapping, aug, call_args_kinds, custom_parts, emit_primal, method_of, np_call,
                      partial_template, rt_attr)
@@ -42,6 +42,7 @@ class Reverse(ReverseArrays, ReverseCalls):
         self.block_locals = {}
         self.top = core.body[:-1]
         self.taken_over = self._taken_over_adjoints() if consuming else set()
+        self.increments, self.increment_parts = increments(core.body, types, self.is_element)
         self._find_block_locals(self.top)
 
     # ------------------------------------------------------------ naming
@@ -607,6 +608,8 @@ class Reverse(ReverseArrays, ReverseCalls):
 
     def reverse_assign(self, stmt):
         target = stmt.targets[0]
+        if id(stmt) in self.increment_parts:       # see reverse_write
+            return self.finish(target.id, stmt, reset=False)
         if isinstance(target, ast.Subscript):
             if target.value.id in self.active:
                 return self.reverse_write(stmt)

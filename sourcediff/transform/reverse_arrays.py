@@ -1,8 +1,10 @@
 """Reverse mode of array operations: writes into arrays, array rules, elementwise rules on arrays."""
 import ast
 import copy
+from collections import Counter
 
-from ..analysis.dataflow import index_atoms, names, operands
+from .. import kinds as K
+from ..analysis.dataflow import index_atoms, names, op_kind, operands
 from ..analysis.tape import partial_reads
 from ..codegen import simplify
 from ..frontend.normalize import assign, instantiate, name
@@ -21,6 +23,13 @@ class ReverseArrays:
         code = self.materialize(set(names(index_atoms(target.slice))))
         there = ast.Subscript(value=name(self.bar(target.value.id)), slice=copy.deepcopy(target.slice),
                               ctx=ast.Load())
+        if id(stmt) in self.increments:        # a[i] += e: e's adjoint is a's there, which stays
+            added, sign = self.increments[id(stmt)]
+            if self.is_active(added):
+                code.append(self.accumulate(added.id, there if sign > 0 else
+                                            ast.UnaryOp(op=ast.USub(), operand=there), False))
+                self.zeroed.discard(added.id)
+            return code + (self.pop_write(stmt) if self.plan.pushed(stmt, target.value.id) else [])
         zero = assign(ast.Subscript(value=copy.deepcopy(there.value), slice=copy.deepcopy(there.slice),
                                     ctx=ast.Store()), ast.Constant(0.0))
         if not self.is_active(value):
@@ -96,3 +105,71 @@ class ReverseArrays:
             self.invalidate(var)
             return code
         return code + self.finish(var, stmt)
+
+
+ALONGSIDE = ("copy", "rule", "read", "shape", "attr", "len")    # what may run between an update's parts
+
+
+def increments(body, types, is_element):
+    """The element updates ``a[i] += e`` (or ``-= e``) among the core's statements, as the
+    front end writes them: ``x = a[i]; ...; v = x + e; a[i] = v``, x and v read once, and
+    only numbers assigned in between (so nothing reads, zeroes or aliases a's adjoint there).
+    Their adjoint is ``e_bar += a_bar[i]`` with a_bar[i] left as it is, where the general
+    rules would zero it and add it back through x.  Returns ({id(write): (e, sign)}, the ids
+    of the reads and sums, whose adjoints that one replaces)."""
+    reads = Counter(n.id for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+    found, parts = {}, set()
+    for stmts in _statement_lists(body):
+        for w, write in enumerate(stmts):
+            target = getattr(write, "targets", [None])[0]
+            if not (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+                    and isinstance(write.value, ast.Name) and is_element(target)):
+                continue
+            update = _update(stmts[:w], target, write.value.id, types, reads)
+            if update is not None:
+                r, d, added, sign = update
+                found[id(write)] = (added, sign)
+                parts |= {id(stmts[r]), id(stmts[d])}
+    return found, parts
+
+
+def _update(before, target, total, types, reads):
+    """(position of the read, of the sum, the added atom, its sign) where the statements
+    ``before`` a write of ``total`` into ``target`` end in an update of that element, else None."""
+    if not before or not _binds(before[-1], total) or reads[total] != 1:
+        return None
+    value = before[-1].value
+    if not (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub))
+            and isinstance(value.left, ast.Name)):
+        return None
+    first, sign = value.left.id, 1 if isinstance(value.op, ast.Add) else -1
+    protected = set(names(index_atoms(target.slice))) | {target.value.id}
+    for k in range(len(before) - 2, -1, -1):
+        stmt = before[k]
+        if _binds(stmt, first):
+            read = stmt.value
+            same = isinstance(read, ast.Subscript) and isinstance(read.value, ast.Name) and \
+                read.value.id == target.value.id and ast.dump(read.slice) == ast.dump(target.slice)
+            return (k, len(before) - 1, value.right, sign) if same and reads[first] == 1 else None
+        if not (isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets)):
+            return None
+        bound = {t.id for t in stmt.targets}
+        if bound & protected or op_kind(stmt.value) not in ALONGSIDE or \
+                any(isinstance(types.env.get(b), K.Array) for b in bound):
+            return None
+    return None
+
+
+def _binds(stmt, var):
+    return isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and \
+        isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == var
+
+
+def _statement_lists(body):
+    yield body
+    for stmt in body:
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                yield from _statement_lists(inner)
