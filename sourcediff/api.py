@@ -419,10 +419,11 @@ class Transformed:
             for j in diff:
                 tangents = [ast.Constant(1.0 if m == j else 0.0) for m in diff]
                 body.append(_unpack(results + [grads[j]] + dots[1:], _call(jvp, core.params, tangents)))
-        else:
-            vjp = program.request(spec.fn, spec.kinds, "vjp", mask)
+        else:       # without the value (and aux), dead-code elimination drops what only it needs
+            values = with_value or self.has_aux
+            vjp = program.request(spec.fn, spec.kinds, "vjp" if values else "grads", mask)
             seeds = [ast.Constant(1.0 if i == 0 else 0.0) for i, k in enumerate(outs) if K.is_float(k)]
-            body = [_unpack(results + [grads[j] for j in diff], _call(vjp, core.params, seeds))]
+            body = [_unpack((results if values else []) + [grads[j] for j in diff], _call(vjp, core.params, seeds))]
         grads_out = [grads.get(j, ast.Constant(0.0)) for n in nums for j in spec.leaves(n)]
         if with_value:
             returned = results + grads_out

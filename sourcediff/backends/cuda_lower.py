@@ -201,7 +201,7 @@ class Tapes:
 
     def nan_if_overflow(self):
         """``if overflow: x_bar = nan ...`` for the derivatives the function returns."""
-        returned = self.fn.body[-1].value.elts[len(self.core.outputs):]
+        returned = self.fn.body[-1].value.elts[getattr(self.fn, "sd_values", len(self.core.outputs)):]
         nans = [ast.Assign([ast.Name(e.id, ast.Store())], const(float("nan")))
                 for e in returned if isinstance(e, ast.Name)]
         return ast.If(ast.Name(self.overflow, ast.Load()), nans or [ast.Pass()], [])

@@ -5,14 +5,16 @@ arguments are differentiated).  Requesting one names it at once and
 generates it later, so recursive functions call themselves by name.
 """
 import ast
+import copy
 import threading
+from collections import Counter
 
 from .. import kinds as K
 from ..analysis import activity, tape
 from ..analysis.dataflow import assigned_names, is_write, op_kind, walk
 from ..analysis.types import Types
 from ..codegen import Naming, fold, tidy
-from ..dead_code import prune
+from ..dead_code import assigned_values, np_function, prune, pure
 from ..errors import TransformError, error_at
 from ..custom import CustomCall, is_custom
 from ..frontend import custom_rules
@@ -129,10 +131,22 @@ def writes_arguments(fn, kinds, seen=None):
 # "cotangents": a VJP called by other reverse code, which has the primal results already and
 # takes only the arguments' cotangents; "consuming": one whose caller passes arrays for the
 # array results' adjoints and reads them no more, so it may use them as its own
-SUFFIXES = {"cotangents": "vjp", "consuming": "vjp"}       # "jvps": a JVP of many tangents
+# "grads": a VJP returning only the cotangents; "jvps": a JVP of many tangents
+SUFFIXES = {"cotangents": "vjp", "consuming": "vjp", "grads": "vjp"}
 
 
-def return_shapes(fn_def, types):
+def _shape_use(node, var):
+    """Whether ``node`` reads only the shape of the array ``var``: ``np.zeros_like(var)``, ``var.shape[d]``."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Attribute) and node.func.attr == "zeros_like" and not node.keywords \
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "np" and len(node.args) == 1 \
+            and isinstance(node.args[0], ast.Name) and node.args[0].id == var
+    return isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape" \
+        and isinstance(node.value.value, ast.Name) and node.value.value.id == var \
+        and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int and node.slice.value >= 0
+
+
+def return_shapes(fn_def, types, written_by=None):
     """Make the primal ``fn_def`` return its array results' lengths, ``a.shape[0], ...``,
     all that a Jacobian taken in code needs of its results, so that dead-code elimination
     leaves only what they depend on."""
@@ -141,6 +155,77 @@ def return_shapes(fn_def, types):
     lengths = [ast.parse(f"{v.id}.shape[{d}]", mode="eval").body
                for v in values if isinstance(types.of(v), K.Array) for d in range(types.of(v).ndim)]
     ret.value = lengths[0] if len(lengths) == 1 else ast.Tuple(elts=lengths, ctx=ast.Load())
+    _keep_what_lengths_read(fn_def, written_by)
+
+
+def _keep_what_lengths_read(fn_def, written_by):
+    """Cut a ``_shapes`` function to the top-level assignments its lengths read, after writing
+    each ``a.shape[d]`` as the length ``a`` was allocated with.  Dead-code elimination, by name,
+    keeps a loop that fills arrays from one another's elements and calls helpers with them,
+    though no length depends on it.  Left as it is where a name the lengths need is bound more
+    than once, inside a block, or by a call, or has its elements written (``written_by(call)``:
+    the arguments a helper's call writes into)."""
+    ret = fn_def.body[-1]
+    params = {a.arg for a in fn_def.args.args}
+    bindings = assigned_values(fn_def)
+    loop_targets = {n.id for loop in ast.walk(fn_def) if isinstance(loop, ast.For) for n in ast.walk(loop.target)
+                    if isinstance(n, ast.Name)}
+    changed = {n for node in ast.walk(fn_def) for n in _changed_through(node, written_by)}
+
+    def fixed(n):
+        return n not in loop_targets and n not in changed and len(bindings.get(n, ())) == (n not in params)
+
+    def allocated_length(node):
+        """``a.shape[d]`` -> the expression ``a`` was allocated with there, or None."""
+        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape"
+                and isinstance(node.value.value, ast.Name) and isinstance(node.slice, ast.Constant)):
+            return None
+        array = node.value.value.id           # writing its elements leaves its shape
+        value = bindings.get(array, [None])[0]
+        if not (array not in loop_targets and len(bindings[array]) == 1 and isinstance(value, ast.Call) and np_function(value.func) in ("empty", "zeros", "ones", "full")
+                and value.args):
+            return None
+        dims = value.args[0].elts if isinstance(value.args[0], ast.Tuple) else [value.args[0]]
+        d = node.slice.value
+        return copy.deepcopy(dims[d]) if type(d) is int and 0 <= d < len(dims) else None
+
+    class Fold(ast.NodeTransformer):
+        def visit_Subscript(self, node):
+            return allocated_length(node) or self.generic_visit(node)
+
+    value = Fold().visit(copy.deepcopy(ret.value))
+    needed = names_read(value)
+    kept = []
+    for stmt in reversed(fn_def.body[:-1]):
+        bound = set(assigned_names([stmt]))
+        if not bound & needed:
+            continue
+        if not (isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets) and pure(stmt.value)):
+            return
+        kept.insert(0, stmt)
+        needed |= names_read(stmt.value)
+    if all(fixed(n) for n in needed):
+        ret.value = value
+        fn_def.body[:] = kept + [ret]
+
+
+def names_read(expr):
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _changed_through(node, written_by):
+    """The names whose elements ``node`` may change: a write's or update's array, what a call writes into."""
+    if isinstance(node, (ast.Assign, ast.AugAssign)):
+        for target in getattr(node, "targets", [getattr(node, "target", None)]):
+            if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                yield target.value.id
+            if isinstance(node, ast.AugAssign) and isinstance(target, ast.Name):
+                yield target.id
+    if isinstance(node, ast.Call) and not pure(node):
+        if getattr(node, "sd_func", None) is not None and written_by is not None:
+            yield from written_by(node)
+        else:
+            yield from (a.id for a in node.args if isinstance(a, ast.Name))
 
 
 _vectorizes = {}
@@ -227,6 +312,47 @@ class Program:
 
     writes_arguments = staticmethod(writes_arguments)
 
+    def _shapes_for_zeros(self, fn_def, naming):
+        """Where an array a helper returns is read only for its shape (``np.zeros_like(a)``, an
+        adjoint's allocation, and ``a.shape[d]``), call the helper's ``_shapes`` function for its
+        lengths instead of running it (see ``return_shapes``).  Returns whether anything changed."""
+        primals = {n: key for key, n in self.names.items() if key[2] == "primal"}
+        loads = Counter(n.id for n in ast.walk(fn_def) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+        changed = False
+        for k, stmt in enumerate(fn_def.body):
+            if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+                    and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name)
+                    and stmt.value.func.id in primals):
+                continue
+            var = stmt.targets[0].id
+            fn, kinds, _, _ = primals[stmt.value.func.id]
+            result = types_of(fn, kinds).result
+            uses = [node for node in ast.walk(fn_def) if _shape_use(node, var)]
+            if not uses or len(uses) != loads[var] or not isinstance(result, K.Array) \
+                    or self.writes_arguments(fn, kinds) or var in assigned_names(fn_def.body[k + 1:]):
+                continue
+            lengths = [naming.fresh(f"_{var}_len") for _ in range(result.ndim)]
+            stores = [ast.Name(n, ast.Store()) for n in lengths]
+            fn_def.body[k] = ast.Assign(targets=[stores[0] if len(stores) == 1 else ast.Tuple(elts=stores, ctx=ast.Store())],
+                                        value=ast.Call(func=ast.Name(self.request(fn, kinds, "shapes", None), ast.Load()),
+                                                       args=stmt.value.args, keywords=[]))
+
+            class Lengths(ast.NodeTransformer):
+                def visit_Call(self, node):
+                    if not _shape_use(node, var):
+                        return self.generic_visit(node)
+                    node.func.attr = "zeros"
+                    node.args = [ast.Tuple(elts=[ast.Name(n, ast.Load()) for n in lengths], ctx=ast.Load()),
+                                 ast.Attribute(value=ast.Name("np", ast.Load()), attr=result.dtype, ctx=ast.Load())]
+                    return node
+
+                def visit_Subscript(self, node):
+                    return ast.Name(lengths[node.slice.value], ast.Load()) if _shape_use(node, var) \
+                        else self.generic_visit(node)
+            Lengths().visit(fn_def)
+            changed = True
+        return changed
+
     @property
     def vector_names(self):
         return {n for (_, _, mode, _), n in self.names.items() if mode == "jvps"}
@@ -281,7 +407,7 @@ class Program:
         if mode in ("primal", "shapes"):
             fn_def = primal_function(core, types, self, fn_name)
             if mode == "shapes":
-                return_shapes(fn_def, types)
+                return_shapes(fn_def, types, lambda call: self.written_in_place(call, types))
         else:
             params = [p for p, m in zip(core.params, mask) if m]
             for p in params:
@@ -298,7 +424,7 @@ class Program:
             else:
                 plan = tape.plan(core, types, active)
                 multiple = tape.multiply_assigned(core)
-                accumulated = [] if mode == "vjp" else \
+                accumulated = [] if mode in ("vjp", "grads") else \
                     [core.params[k] for k in self.accumulated_adjoints(fn, kinds, mask)]
                 reverse = Reverse(core, types, plan, mask, self, naming, multiple, accumulated,
                                   consuming=mode == "consuming")
@@ -313,6 +439,8 @@ class Program:
             tangents = {t: types.env[v] for (v, suffix), t in naming.map.items() if suffix == "dot"}
             vectorize(fn_def, tangents, types, len(core.outputs), self.vector_names)
         if mode not in ("primal", "shapes", "jvp", "jvps"):
+            if self.final and self._shapes_for_zeros(fn_def, naming):
+                prune(fn_def)
             ndims, adjoints, consumed = fn_def.sd_aliasing
             run_forwards(fn_def, ndims, adjoints, consumed | set(fn_def.sd_tapes), fn_def.sd_tapes.values())
             write_first_sums(fn_def, ndims)

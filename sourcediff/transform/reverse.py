@@ -292,6 +292,7 @@ class Reverse(ReverseArrays, ReverseCalls):
         adjoints = set(ndims) - set(self.types.env)
         consumed = {ob for o, ob in zip(float_outputs, out_bars) if isinstance(o, ast.Name) and o.id in self.taken_over}
         fn.sd_aliasing = ndims, adjoints, consumed       # for loop_order.run_forwards
+        fn.sd_values = len(results)      # how many returned values come before the cotangents
         return fn
 
     def _still_held(self, body):

@@ -9,7 +9,6 @@ def early_return_vjp(x, n, _rv1_out_bar):
     _fp = 0
     _ret1 = False
     if x < 0.0:
-        _rv1 = 0.0
         _ret1 = True
     _t2 = not _ret1
     if _t2:
@@ -21,13 +20,11 @@ def early_return_vjp(x, n, _rv1_out_bar):
             _fp += 1
             x = x * x - 0.5
             if x > 10.0:
-                _rv1 = 10.0 + x
                 _ret1 = True
             if _ret1:
                 break
         _t5 = not _ret1
         if _t5:
-            _rv1 = x
             _ret1 = True
     x_bar = 0.0
     _rv1_bar = _rv1_out_bar
@@ -46,9 +43,9 @@ def early_return_vjp(x, n, _rv1_out_bar):
             x_bar += _t3_bar * x
     if x < 0.0:
         _rv1_bar = 0.0
-    return (_rv1, x_bar)
+    return (x_bar,)
 
 
 def early_return_grad(x, n):
-    _out0, x_grad = early_return_vjp(x, n, 1.0)
+    x_grad, = early_return_vjp(x, n, 1.0)
     return x_grad
