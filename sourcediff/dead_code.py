@@ -4,7 +4,9 @@ Reverse and forward code carry statements whose results nothing reads: a
 callee's VJP recomputes a result its caller already has, a recomputed loop
 bound after the last loop that used it.  This pass removes, until none is left:
 
-* ``x = e`` where nothing reads ``x`` and evaluating ``e`` changes nothing;
+* ``x = e`` where nothing reads ``x`` and evaluating ``e`` changes nothing, where reads
+  in ``x``'s own updates (``x = x + e``, ``x += e``) do not count if no other name shares
+  what ``x`` holds (a sum only a VJP's discarded value needed);
 * writes into a fresh array (``a[i] = e``, ``a[i] += e``, ``a += e``) whose
   elements nothing reads, only its shape (``a.shape``, ``np.zeros_like(a)``);
 * ``for`` loops over ``range`` whose body has become empty, and ``if`` statements
@@ -67,8 +69,10 @@ def _fold_fixed_shapes(fn):
 
 def _prune_once(fn):
     params = {a.arg for a in fn.args.args}
-    refs, value_reads, bindings = _uses(fn)
+    refs, value_reads, bindings, own = _uses(fn)
     fresh = {n for n, values in bindings.items() if n not in params and all(map(new_value, values))}
+    refs |= own - fresh        # updating a name another may share (a view, a parameter) is a use
+    value_reads |= own - fresh
 
     def dead(stmt):
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
@@ -109,21 +113,39 @@ def _pure_index(target):
 
 
 def _uses(fn):
-    """(names read anywhere, names whose elements or value are read, name -> the values bound to it)."""
+    """(names read anywhere, names whose elements or value are read, name -> the values bound to it,
+    names read only to compute new values of themselves: ``s = s + e``, ``s += e``, e pure)."""
     parents = {id(child): node for node in ast.walk(fn) for child in ast.iter_child_nodes(node)}
-    refs, value_reads, bindings = set(), set(), assigned_values(fn)
+    refs, value_reads, bindings, own = set(), set(), assigned_values(fn), set()
     for node in ast.walk(fn):
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            refs.add(node.target.id)        # updates what the name holds: the binding stays
+            own.add(node.target.id) if pure(node.value) else refs.add(node.target.id)  # the binding stays
         elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
             bindings.setdefault(node.target.id, []).append(None)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             if _loop_variable_of_enclosing_loop(node, parents):
                 continue                    # bound there, whatever ran before
+            if _updates_itself(node, parents):
+                own.add(node.id)
+                continue
             refs.add(node.id)
             if not _reads_only_shape_or_writes(node, parents):
                 value_reads.add(node.id)
-    return refs, value_reads, bindings
+    return refs, value_reads, bindings, own - refs
+
+
+def _updates_itself(node, parents):
+    """Whether the read ``node`` is in the pure value of an assignment to its own name."""
+    stmt = parents.get(id(node))
+    while stmt is not None and not isinstance(stmt, ast.stmt):
+        stmt = parents.get(id(stmt))
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, ast.AugAssign):
+        targets = [stmt.target]
+    else:
+        return False
+    return all(isinstance(t, ast.Name) and t.id == node.id for t in targets) and pure(stmt.value)
 
 
 def assigned_values(tree):

@@ -111,3 +111,31 @@ def test_lengths_of_arrays_allocated_with_numbers_are_folded_and_empty_branches_
             h = np.empty(4)
             h = np.empty(n)
             return 2 + 3 + g.shape[1] + h.shape[0]""")
+
+
+def test_a_sum_read_only_by_its_own_updates_goes_unless_another_name_shares_it():
+    assert pruned("""
+        def f(x, w, n):
+            total = 0.0
+            for i in range(n):
+                total = total + x[i] * x[i]
+                total += math.sin(x[i])
+            acc = np.zeros(n)
+            for i in range(n):
+                acc = acc + x[i]
+            w += 1.0
+            view = w[1:]
+            view += x[0]
+            kept = 0.0
+            for i in range(n):
+                kept = kept + f(x[i])
+            return x, kept
+        """) == textwrap.dedent("""\
+        def f(x, w, n):
+            w += 1.0
+            view = w[1:]
+            view += x[0]
+            kept = 0.0
+            for i in range(n):
+                kept = kept + f(x[i])
+            return (x, kept)""")
