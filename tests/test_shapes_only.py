@@ -2,6 +2,8 @@
 allocation), it calls the helper's ``_shapes`` function, cut to what the lengths read, instead of
 running the helper (``Program._shapes_for_zeros``, ``program.return_shapes``); ``sd.grad`` returns
 no value, so nothing computes one.  Gradients against central differences, and the code."""
+import math
+
 import numpy as np
 
 import sourcediff as sd
@@ -49,6 +51,23 @@ def first_of_scaled(x):
     return y[0]
 
 
+def passed_on(x):
+    return x
+
+
+def rows_of(x):
+    m = int(math.sqrt(x.shape[0] * 4.0))
+    out = np.zeros((2, m))
+    out[0, 0] = x[0]
+    return out
+
+
+def through_helpers(x):
+    y = passed_on(x)
+    z = rows_of(x)
+    return np.sum(y) * 2.0 + np.sum(z)        # linear: the adjoints need only the shapes
+
+
 def central(f, x, *rest, h=1e-6):
     return np.array([(f(x + h * e, *rest) - f(x - h * e, *rest)) / (2 * h) for e in np.eye(x.shape[0])])
 
@@ -79,3 +98,12 @@ def test_a_helper_writing_into_its_arguments_still_runs():
     grad = sd.grad(first_of_scaled, backend="python")
     np.testing.assert_allclose(grad(X), central(first_of_scaled, X), rtol=1e-6, atol=1e-9)
     assert "scaled_in_place_shapes" not in grad.source, grad.source
+
+
+def test_lengths_of_a_parameter_and_through_a_global():
+    grad = sd.grad(through_helpers, backend="python")
+    np.testing.assert_allclose(grad(X), central(through_helpers, X), rtol=1e-6, atol=1e-9)
+    source = grad.source
+    shapes = source[source.index("def rows_of_shapes"):].split("\n\n")[0]
+    assert "out = " not in shapes and "math.sqrt" in shapes, shapes
+    assert "passed_on_shapes(x)" in source, source

@@ -172,8 +172,8 @@ def _keep_what_lengths_read(fn_def, written_by):
                     if isinstance(n, ast.Name)}
     changed = {n for node in ast.walk(fn_def) for n in _changed_through(node, written_by)}
 
-    def fixed(n):
-        return n not in loop_targets and n not in changed and len(bindings.get(n, ())) == (n not in params)
+    def fixed(n):       # bound once (a local), never (a parameter, a global), and never changed
+        return n not in loop_targets and n not in changed and len(bindings.get(n, ())) <= (n not in params)
 
     def allocated_length(node):
         """``a.shape[d]`` -> the expression ``a`` was allocated with there, or None."""
@@ -182,8 +182,8 @@ def _keep_what_lengths_read(fn_def, written_by):
             return None
         array = node.value.value.id           # writing its elements leaves its shape
         value = bindings.get(array, [None])[0]
-        if not (array not in loop_targets and len(bindings[array]) == 1 and isinstance(value, ast.Call) and np_function(value.func) in ("empty", "zeros", "ones", "full")
-                and value.args):
+        if not (array not in loop_targets and len(bindings.get(array, ())) == 1 and isinstance(value, ast.Call)
+                and np_function(value.func) in ("empty", "zeros", "ones", "full") and value.args):
             return None
         dims = value.args[0].elts if isinstance(value.args[0], ast.Tuple) else [value.args[0]]
         d = node.slice.value
@@ -329,7 +329,7 @@ class Program:
             result = types_of(fn, kinds).result
             uses = [node for node in ast.walk(fn_def) if _shape_use(node, var)]
             if not uses or len(uses) != loads[var] or not isinstance(result, K.Array) \
-                    or self.writes_arguments(fn, kinds) or var in assigned_names(fn_def.body[k + 1:]):
+                    or self.writes_arguments(fn, kinds) or len(assigned_values(fn_def).get(var, ())) != 1:
                 continue
             lengths = [naming.fresh(f"_{var}_len") for _ in range(result.ndim)]
             stores = [ast.Name(n, ast.Store()) for n in lengths]
