@@ -11,21 +11,19 @@ import ast
 import copy
 
 from .. import kinds as K
-from ..analysis.dataflow import (assigned_names, index_atoms, index_length, is_element_index, is_write, names, op_kind,
+from ..analysis.dataflow import (assigned_names, index_atoms, index_length, is_element_index, names, op_kind,
                                  operands, targets, walk)
 from ..analysis.tape import partial_reads, reads_outside, simple_while, strided_names
 from ..codegen import const, number, simplify
-from ..custom import custom_vjp
 from ..errors import ReverseThroughArrays, error_at
-from ..frontend import custom_rules
 from ..frontend.normalize import assign, instantiate, is_breakif, name
 from .reverse_arrays import ReverseArrays, increments
 from .reverse_calls import ReverseCalls
-from .common import (add_to, array_mapping, aug, call_args_kinds, custom_parts, emit_primal, method_of, np_call,
-                     partial_template, rt_attr)
+from .reverse_forward import ForwardSweep, range_parts, range_step, trip_count
+from .common import add_to, aug, emit_primal, method_of, np_call, partial_template, rt_attr
 
 
-class Reverse(ReverseArrays, ReverseCalls):
+class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
     def __init__(self, core, types, plan, mask, program, naming, multiple, accumulated=(), consuming=False):
         self.core, self.types, self.plan = core, types, plan
         self.accumulated = list(accumulated)   # array parameters whose adjoints the caller passes
@@ -347,159 +345,6 @@ class Reverse(ReverseArrays, ReverseCalls):
                 out.append(assign(lst, ast.Call(func=rt_attr("ref_tape"), args=[self._kept(var, v)], keywords=[])))
         return out
 
-    # ------------------------------------------------------------ forward sweep
-    def forward_block(self, stmts, loop_assigned):
-        """(statements, pushes per execution by tape) for the forward sweep of ``stmts``.
-
-        ``loop_assigned`` is what the enclosing loop body assigns; a for loop
-        nested in it whose range does not depend on those names has its tape
-        space reserved by the enclosing loop.
-        """
-        out, counts = [], {}
-        after_dynamic = []         # (position in out, counts so far) after loops that grew the tapes
-        for stmt in stmts:
-            dynamic = self.dynamic
-            if isinstance(stmt, ast.Assign):
-                for t in targets(stmt):
-                    if self.plan.pushed(stmt, t):
-                        out += self.push(t)
-                        if not self.is_array(t):
-                            _add(counts, self.tape(t)[0][1], 1)
-                if is_write(stmt) and self.plan.pushed(stmt, stmt.targets[0].value.id):
-                    out += self.push_write(stmt)
-                    if self.is_element(stmt.targets[0]):
-                        _add(counts, self.tape_for(self.types.env[stmt.targets[0].value.id].element)[0][1], 1)
-                out += self.save_written_arguments(stmt)
-                out.append(self.forward_assign(stmt))
-                out += self.shadows(stmt)
-            elif isinstance(stmt, ast.If):
-                body, c1 = self.forward_block(stmt.body, loop_assigned)
-                orelse, c2 = self.forward_block(stmt.orelse, loop_assigned) if stmt.orelse else ([], {})
-                new = copy.copy(stmt)
-                new.body, new.orelse = body or [ast.Pass()], orelse
-                out.append(new)
-                for c in (c1, c2):
-                    for k, v in c.items():
-                        _add(counts, k, v)
-            elif isinstance(stmt, ast.For):
-                out += self.forward_for(stmt, loop_assigned, counts)
-            elif isinstance(stmt, ast.While):
-                out += self.forward_while(stmt, counts)
-            else:
-                out.append(copy.deepcopy(stmt))
-            if self.dynamic > dynamic:
-                after_dynamic.append((len(out), dict(counts)))
-        # a loop that grows a tape reserves room for itself only: room for the pushes that
-        # follow it in this block is reserved again after it
-        for position, before in reversed(after_dynamic):
-            rest = {k: _minus(v, before.get(k, 0)) for k, v in counts.items()}
-            out[position:position] = self.reserve({k: v for k, v in rest.items() if v != 0},
-                                                  loop_assigned is not None)
-        return out, counts
-
-    def reserve(self, counts, in_loop=True):
-        """Statements making room on the tapes for ``counts`` more pushes."""
-        out = []
-        for key, n in sorted(counts.items()):
-            array, pos = self.tapes[key]
-            needed = simplify(ast.BinOp(name(pos), ast.Add(), _expr(n)))
-            grow = assign(array, ast.Call(func=rt_attr("reserve"), args=[name(array), needed], keywords=[]))
-            size = ast.Subscript(value=ast.Attribute(value=name(array), attr="shape", ctx=ast.Load()),
-                                 slice=ast.Constant(0), ctx=ast.Load())
-            if not in_loop:
-                out.append(grow)
-                continue
-            # the test inline: a call per loop iteration costs more than the pushes it guards
-            out.append(ast.If(test=ast.Compare(left=copy.deepcopy(needed), ops=[ast.Gt()], comparators=[size]),
-                              body=[grow], orelse=[]))
-        return out
-
-    def shadows(self, stmt):
-        """Adjoints of the arrays an assignment binds: views of their bases' adjoints, or zeros."""
-        out = []
-        for t in targets(stmt):
-            if t in self.active and self.is_array(t) and t not in self.lazy | self.taken_over:
-                out.append(assign(self.bar(t), self.shadow_value(stmt.value, t), stmt))
-        return out
-
-    def shadow_value(self, expr, var):
-        kind = op_kind(expr)
-        if kind == "copy" and self.is_active(expr):
-            return name(self.bar(expr.id))
-        if kind == "read" and self.is_active(expr.value):
-            return ast.Subscript(value=name(self.bar(expr.value.id)), slice=copy.deepcopy(expr.slice),
-                                 ctx=ast.Load())
-        if kind == "array" and expr.sd_array.alias and self.is_active(expr.sd_args[0]):
-            mapping = dict(array_mapping(expr), x=name(self.bar(expr.sd_args[0].id)))
-            return instantiate(expr.sd_array.template, mapping)
-        return np_call("zeros_like", name(var))
-
-    def forward_assign(self, stmt):
-        """The forward sweep's copy of an assignment: the primal, or a custom rule's forward part."""
-        expr = stmt.value
-        if op_kind(expr) != "custom" or not set(targets(stmt)) & self.active:
-            return emit_primal(stmt, self.types, self.program)
-        custom = expr.sd_custom.custom
-        custom.check_defined()
-        if isinstance(custom, custom_vjp):      # out, *residuals = fwd(*args)
-            fwd = self.program.request(expr.sd_fwd, call_args_kinds(expr, self.types), "primal", None)
-            target = ast.Tuple(elts=[name(t, ast.Store()) for t in targets(stmt)], ctx=ast.Store())
-            return assign(target, ast.Call(func=name(fwd), args=copy.deepcopy(expr.args), keywords=[]), stmt)
-        rule = custom_rules.jvp_rule(expr.sd_custom)         # primal output from the JVP rule
-        nondiff, diff = custom_parts(expr)
-        args = [copy.deepcopy(a) for a in nondiff + diff] + [ast.Constant(0.0) for _ in diff]
-        callee = self.program.request(rule, tuple(self.types.of(a) for a in args), "primal", None)
-        outs = targets(stmt)
-        elts = [name(o, ast.Store()) for o in outs] + [name("_", ast.Store()) for _ in outs]
-        return assign(ast.Tuple(elts=elts, ctx=ast.Store()), ast.Call(func=name(callee), args=args, keywords=[]),
-                      stmt)
-
-    def _loop_pushes(self, stmt, counts):
-        out = []
-        for var in (stmt.target.id if isinstance(stmt, ast.For) else None, stmt.sd_counter):
-            if var and (self.plan.pushed(stmt, var) or var in self.plan.saved_loop_vars):
-                out += self.push(var)
-                _add(counts, self.tape(var)[0][1], 1)
-        if stmt.sd_counter:
-            out.append(assign(stmt.sd_counter, ast.Constant(0)))
-        return out
-
-    def _count_iteration(self, stmt, body):
-        if stmt.sd_counter:
-            return [aug(stmt.sd_counter, ast.Add(), ast.Constant(1))] + body
-        return body
-
-    def forward_for(self, stmt, loop_assigned, counts):
-        out = self._loop_pushes(stmt, counts)
-        inner_assigned = assigned_names(stmt.body) | {stmt.target.id}
-        dynamic = self.dynamic
-        body, per_iter = self.forward_block(stmt.body, inner_assigned)
-        if self.dynamic > dynamic:         # inner loops grow the tapes: room for this iteration's own
-            body = self.reserve(per_iter) + body
-        new = copy.copy(stmt)
-        new.body = self._count_iteration(stmt, body)
-        trips = trip_count(stmt.iter.args)
-        range_names = set(names(stmt.iter.args))
-        hoist = loop_assigned is not None and not (range_names & loop_assigned)
-        for key, n in per_iter.items():
-            total = simplify(ast.BinOp(_expr(n), ast.Mult(), trips))
-            if hoist:
-                nonneg = ast.Call(func=name("max"), args=[total, ast.Constant(0)], keywords=[])
-                _add(counts, key, nonneg)
-            else:
-                out += self.reserve({key: total}, loop_assigned is not None)
-                self.dynamic += 1
-        return out + [new]
-
-    def forward_while(self, stmt, counts):
-        out = self._loop_pushes(stmt, counts)
-        body, per_iter = self.forward_block(stmt.body, assigned_names(stmt.body))
-        checks = self.reserve(per_iter)
-        self.dynamic += bool(per_iter)
-        new = copy.copy(stmt)
-        new.body = self._count_iteration(stmt, checks + body)
-        return out + [new]
-
     # ------------------------------------------------------------ backward sweep
     def reverse_block(self, stmts):
         inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.block_locals.get(id(stmts), ()))]
@@ -731,61 +576,11 @@ def assigned_defs(body, var):
     return [s for s in walk(body) if isinstance(s, ast.Assign) and var in targets(s)]
 
 
-def _add(counts, key, n):
-    old = counts.get(key, 0)
-    if isinstance(old, int) and isinstance(n, int):
-        counts[key] = old + n
-    else:
-        counts[key] = simplify(ast.BinOp(_expr(old), ast.Add(), _expr(n)))
-
-
-def _minus(a, b):
-    if isinstance(a, int) and isinstance(b, int):
-        return a - b
-    if ast.dump(_expr(a)) == ast.dump(_expr(b)):
-        return 0
-    if isinstance(a, ast.BinOp) and isinstance(a.op, ast.Add) and ast.dump(a.left) == ast.dump(_expr(b)):
-        return number(a.right) if number(a.right) is not None else a.right
-    return simplify(ast.BinOp(_expr(a), ast.Sub(), _expr(b)))
-
-
-def _expr(n):
-    return ast.Constant(n) if isinstance(n, int) else n
-
-
-def _range_parts(args):
-    if len(args) == 1:
-        return ast.Constant(0), args[0], ast.Constant(1)
-    if len(args) == 2:
-        return args[0], args[1], ast.Constant(1)
-    return tuple(args)
-
-
-def _step(args):
-    return number(_range_parts(args)[2])
-
-
-def trip_count(args):
-    """How many times ``for _ in range(*args)`` runs (negative meaning zero)."""
-    start, stop, step = (copy.deepcopy(a) for a in _range_parts(args))
-    c = _step(args)
-    if c == 1:
-        return simplify(ast.BinOp(stop, ast.Sub(), start))
-    if c is not None and c > 0:
-        return ast.BinOp(ast.BinOp(ast.BinOp(stop, ast.Sub(), start), ast.Add(), ast.Constant(c - 1)),
-                         ast.FloorDiv(), ast.Constant(c))
-    if c is not None and c < 0:
-        return ast.BinOp(ast.BinOp(ast.BinOp(start, ast.Sub(), stop), ast.Add(), ast.Constant(-c - 1)),
-                         ast.FloorDiv(), ast.Constant(-c))
-    return ast.Call(func=ast.Attribute(value=name("_rt"), attr="trip_count", ctx=ast.Load()),
-                    args=[start, stop, step], keywords=[])
-
-
 def reversed_range(stmt, naming, body):
     """A for-header visiting the iterations of ``stmt`` (that ran) backwards, and its body."""
-    start, stop, step = (copy.deepcopy(a) for a in _range_parts(stmt.iter.args))
+    start, stop, step = (copy.deepcopy(a) for a in range_parts(stmt.iter.args))
     var = stmt.target.id
-    c = _step(stmt.iter.args)
+    c = range_step(stmt.iter.args)
     counter = stmt.sd_counter
     if counter is None and c in (1, -1):
         last = simplify(ast.BinOp(stop, ast.Sub(), ast.Constant(c)))
