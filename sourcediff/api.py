@@ -22,6 +22,7 @@ from .errors import ReverseThroughArrays, TransformError, error_at
 from .frontend import structured
 from .frontend.normalize import name
 from .transform import program as P
+from .transform.vector_forward import NotVectorizable
 
 BACKENDS = {"numba": numba_cpu, "python": python, "cuda": numba_cuda}
 CUDA_MODES = ("jit", "grad", "value_and_grad", "jvp")      # the transforms that make device functions
@@ -259,16 +260,14 @@ class Transformed:
         program = P.Program(final=final and backend != "cuda")
         spec = self._spec(kinds)
         try:
-            entry_name, tree = getattr(self, f"_entry_{self.mode}")(program, spec)
-            functions = program.build()
+            program, entry_name, tree, functions = self._generate(program, spec, f"_entry_{self.mode}")
         except ReverseThroughArrays:
             # reverse over code whose values live in arrays (another transform's tape):
             # the same derivatives from forward sweeps, one per differentiated input
             if self.mode not in FORWARD_FALLBACK:
                 raise
-            program = P.Program(final=program.final)
-            entry_name, tree = getattr(self, FORWARD_FALLBACK[self.mode])(program, spec)
-            functions = program.build()
+            program, entry_name, tree, functions = self._generate(P.Program(final=program.final), spec,
+                                                                  FORWARD_FALLBACK[self.mode])
         backend_module = BACKENDS[backend]
         if backend == "cuda":
             functions, entry_name = numba_cuda.prepare(program, functions, entry_name, tree, self.max_trips)
@@ -288,6 +287,16 @@ class Transformed:
             py_func.sd_origin = origin                      # custom functions, not their bodies
         function = backend_module.finish(getattr(module, entry_name))
         return Entry(function, source, tree, spec.outputs, transformable=not program.used_final_forms)
+
+    def _generate(self, program, spec, entry):
+        """(program, entry name, output tree, generated functions), the entry made by ``entry``."""
+        try:
+            entry_name, tree = getattr(self, entry)(program, spec)
+            return program, entry_name, tree, program.build()
+        except NotVectorizable:      # a JVP form many columns cannot share: jacfwd sweeps per column
+            program = P.Program(final=program.final, vector=False)
+            entry_name, tree = getattr(self, entry)(program, spec)
+            return program, entry_name, tree, program.build()
 
     def _spec(self, kinds):
         trees = tuple(k.tree if isinstance(k, K.Tree) else T.LEAF for k in kinds)
@@ -460,7 +469,7 @@ class Transformed:
         # taken in code, the sweeps' VJP has the values already and may use each fresh seed as its own;
         # run from Python on the CPU, forward sweeps carry many columns each where they can
         mode = "jvp" if direction == "forward" else "consuming" if in_code else "vjp"
-        vector = mode == "jvp" and not in_code and program.final and P.vectorizes(spec.fn, spec.kinds, mask)
+        vector = mode == "jvp" and not in_code and program.final and program.vector
         derivative = program.request(spec.fn, spec.kinds, "jvps" if vector else mode, mask)
         results = [f"_o{i}" for i in range(len(outs))]
         blocks = {(i, j): f"_j{i}_{j}" for i in range(len(outs)) for j in diff}

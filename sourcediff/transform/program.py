@@ -25,7 +25,7 @@ from .first_writes import write_first_sums
 from .forward import Forward
 from .loop_order import run_forwards
 from .reverse import Reverse
-from .vector_forward import NotVectorizable, vectorize
+from .vector_forward import vectorize
 
 _lock = threading.RLock()
 _cores = {}
@@ -228,24 +228,6 @@ def _changed_through(node, written_by):
             yield from (a.id for a in node.args if isinstance(a, ast.Name))
 
 
-_vectorizes = {}
-
-
-def vectorizes(fn, kinds, mask):
-    """Whether a vector JVP of ``fn`` (see ``vector_forward``) can be generated."""
-    key = (fn, tuple(kinds), mask)
-    with _lock:
-        if key not in _vectorizes:
-            probe = Program()
-            probe.request(fn, kinds, "jvps", mask)
-            try:
-                probe.build()
-                _vectorizes[key] = True
-            except NotVectorizable:
-                _vectorizes[key] = False
-        return _vectorizes[key]
-
-
 def accumulated_adjoints(fn, kinds, mask):
     """Positions of the array parameters whose adjoints a "cotangents" VJP adds into the
     caller's adjoint arrays, passed after its results' adjoints, instead of returning new
@@ -257,11 +239,12 @@ def accumulated_adjoints(fn, kinds, mask):
 
 
 class Program:
-    def __init__(self, final=True):
+    def __init__(self, final=True, vector=True):
         # final: the code runs as it is, no other transform reads it, so it may take forms
         # outside the accepted subset: helpers' VJPs adding into their callers' adjoints,
         # adjoints of rebound arrays allocated in the backward sweep
         self.final = final
+        self.vector = vector      # jacfwd may use vector JVPs (vector_forward.NotVectorizable: not)
         self.used_final_forms = False
         self.names = {}       # (fn, kinds, mode, mask) -> function name
         self.pending = []
