@@ -130,7 +130,8 @@ def jvp_compiled(sd, f, args, tangents):
     try:
         jt = sd.api._cached(f, "jvp", None)
         kinds = jt.kinds(jt.bind(args, {}))
-        floats = tuple(float(t) for t, k in zip(tangents, kinds) if k == "float")
+        floats = tuple(t if isinstance(t, np.ndarray) else float(t)          # float numbers and arrays
+                       for t, k in zip(tangents, kinds) if sd.kinds.is_float(k))
         return raw(jt.entry(kinds).function), floats, jt.source
     except Exception as e:
         FALLBACKS.append(f"jvp of {f.__name__}: {type(e).__name__}: {e}")
