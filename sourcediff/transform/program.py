@@ -314,7 +314,7 @@ class Program:
             if not uses or len(uses) != loads[var] or not isinstance(result, K.Array) \
                     or self.writes_arguments(fn, kinds) or len(assigned_values(fn_def).get(var, ())) != 1:
                 continue
-            lengths = [naming.fresh(f"_{var}_len") for _ in range(result.ndim)]
+            lengths = [naming.unique(f"_{var}_len{d}") for d in range(result.ndim)]
             stores = [ast.Name(n, ast.Store()) for n in lengths]
             fn_def.body[k] = ast.Assign(targets=[stores[0] if len(stores) == 1 else ast.Tuple(elts=stores, ctx=ast.Store())],
                                         value=ast.Call(func=ast.Name(self.request(fn, kinds, "shapes", None), ast.Load()),
