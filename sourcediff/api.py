@@ -294,9 +294,7 @@ class Transformed:
             entry_name, tree = getattr(self, entry)(program, spec)
             return program, entry_name, tree, program.build()
         except NotVectorizable:      # a JVP form many columns cannot share: jacfwd sweeps per column
-            program = P.Program(final=program.final, vector=False)
-            entry_name, tree = getattr(self, entry)(program, spec)
-            return program, entry_name, tree, program.build()
+            return self._generate(P.Program(final=program.final, vector=False), spec, entry)
 
     def _spec(self, kinds):
         trees = tuple(k.tree if isinstance(k, K.Tree) else T.LEAF for k in kinds)

@@ -41,30 +41,48 @@ def prune(fn):
 def _fold_fixed_shapes(fn):
     """``a.shape[d]`` -> the number, where ``a`` is bound once, to an allocation whose length
     ``d`` is written out as a number (``np.empty(2)``, ``np.zeros((3, n))``)."""
-    params = {a.arg for a in fn.args.args}
-    fixed = {}
-    for n, values in assigned_values(fn).items():
-        if n in params or len(values) != 1 or not isinstance(values[0], ast.Call) or \
-                np_function(values[0].func) not in ("empty", "zeros", "ones", "full") or not values[0].args:
-            continue
-        shape = values[0].args[0]
-        dims = shape.elts if isinstance(shape, ast.Tuple) else [shape]
-        fixed[n] = [d.value if isinstance(d, ast.Constant) and type(d.value) is int else None for d in dims]
-    loop_targets = {n.id for loop in ast.walk(fn) if isinstance(loop, ast.For)
-                    for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    fixed = {n: [d.value if isinstance(d, ast.Constant) and type(d.value) is int else None for d in dims]
+             for n, dims in allocated_lengths(fn).items()}
 
     class Fold(ast.NodeTransformer):
         def visit_Subscript(self, node):
             self.generic_visit(node)
-            array, index = node.value, node.slice
-            if isinstance(array, ast.Attribute) and array.attr == "shape" and isinstance(array.value, ast.Name) \
-                    and array.value.id not in loop_targets and isinstance(index, ast.Constant) and \
-                    type(index.value) is int:
-                lengths = fixed.get(array.value.id, [])
-                if -len(lengths) <= index.value < len(lengths) and lengths[index.value] is not None:
-                    return ast.copy_location(ast.Constant(lengths[index.value]), node)
+            array, d = shape_index(node) or (None, None)
+            lengths = fixed.get(array, [])
+            if array is not None and -len(lengths) <= d < len(lengths) and lengths[d] is not None:
+                return ast.copy_location(ast.Constant(lengths[d]), node)
             return node
     Fold().visit(fn)
+
+
+def shape_index(node):
+    """(a, d) where ``node`` is ``a.shape[d]``, d a number; else None."""
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape" \
+            and isinstance(node.value.value, ast.Name) and isinstance(node.slice, ast.Constant) \
+            and type(node.slice.value) is int:
+        return node.value.value.id, node.slice.value
+    return None
+
+
+def allocated_lengths(fn):
+    """Array name -> the lengths of the allocation (``np.empty``, ``zeros``, ``ones``, ``full``) it
+    is bound to, where it is a local bound once and no loop's variable; writing into its
+    elements leaves it those lengths."""
+    excluded = {a.arg for a in fn.args.args} | loop_targets(fn)
+    out = {}
+    for n, values in assigned_values(fn).items():
+        if n in excluded or len(values) != 1 or not isinstance(values[0], ast.Call) or \
+                np_function(values[0].func) not in ("empty", "zeros", "ones", "full") or not values[0].args:
+            continue
+        shape = values[0].args[0]
+        out[n] = shape.elts if isinstance(shape, ast.Tuple) else [shape]
+    return out
+
+
+def loop_targets(fn):
+    """The names ``for`` loops in ``fn`` bind."""
+    return {n.id for loop in ast.walk(fn) if isinstance(loop, ast.For)
+            for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
 
 
 def _prune_once(fn):

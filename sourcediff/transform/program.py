@@ -11,10 +11,10 @@ from collections import Counter
 
 from .. import kinds as K
 from ..analysis import activity, tape
-from ..analysis.dataflow import assigned_names, is_write, op_kind, walk
+from ..analysis.dataflow import assigned_names, is_write, op_kind, read_names, walk
 from ..analysis.types import Types
 from ..codegen import Naming, fold, tidy
-from ..dead_code import assigned_values, np_function, prune, pure
+from ..dead_code import allocated_lengths, assigned_values, loop_targets, prune, pure, shape_index
 from ..errors import TransformError, error_at
 from ..custom import CustomCall, is_custom
 from ..frontend import custom_rules
@@ -141,9 +141,8 @@ def _shape_use(node, var):
         return isinstance(node.func, ast.Attribute) and node.func.attr == "zeros_like" and not node.keywords \
             and isinstance(node.func.value, ast.Name) and node.func.value.id == "np" and len(node.args) == 1 \
             and isinstance(node.args[0], ast.Name) and node.args[0].id == var
-    return isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape" \
-        and isinstance(node.value.value, ast.Name) and node.value.value.id == var \
-        and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int and node.slice.value >= 0
+    found = shape_index(node)
+    return found is not None and found[0] == var and found[1] >= 0
 
 
 def return_shapes(fn_def, types, written_by=None):
@@ -168,33 +167,23 @@ def _keep_what_lengths_read(fn_def, written_by):
     ret = fn_def.body[-1]
     params = {a.arg for a in fn_def.args.args}
     bindings = assigned_values(fn_def)
-    loop_targets = {n.id for loop in ast.walk(fn_def) if isinstance(loop, ast.For) for n in ast.walk(loop.target)
-                    if isinstance(n, ast.Name)}
+    loops = loop_targets(fn_def)
     changed = {n for node in ast.walk(fn_def) for n in _changed_through(node, written_by)}
+    allocated = allocated_lengths(fn_def)
 
     def fixed(n):       # bound once (a local), never (a parameter, a global), and never changed
-        return n not in loop_targets and n not in changed and len(bindings.get(n, ())) <= (n not in params)
+        return n not in loops and n not in changed and len(bindings.get(n, ())) <= (n not in params)
 
-    def allocated_length(node):
-        """``a.shape[d]`` -> the expression ``a`` was allocated with there, or None."""
-        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape"
-                and isinstance(node.value.value, ast.Name) and isinstance(node.slice, ast.Constant)):
-            return None
-        array = node.value.value.id           # writing its elements leaves its shape
-        value = bindings.get(array, [None])[0]
-        if not (array not in loop_targets and len(bindings.get(array, ())) == 1 and isinstance(value, ast.Call)
-                and np_function(value.func) in ("empty", "zeros", "ones", "full") and value.args):
-            return None
-        dims = value.args[0].elts if isinstance(value.args[0], ast.Tuple) else [value.args[0]]
-        d = node.slice.value
-        return copy.deepcopy(dims[d]) if type(d) is int and 0 <= d < len(dims) else None
-
-    class Fold(ast.NodeTransformer):
+    class Fold(ast.NodeTransformer):        # a.shape[d] -> the length a was allocated with there
         def visit_Subscript(self, node):
-            return allocated_length(node) or self.generic_visit(node)
+            found = shape_index(node)
+            dims = allocated.get(found[0], []) if found else []
+            if found and 0 <= found[1] < len(dims):
+                return copy.deepcopy(dims[found[1]])
+            return self.generic_visit(node)
 
     value = Fold().visit(copy.deepcopy(ret.value))
-    needed = names_read(value)
+    needed = read_names([value])
     kept = []
     for stmt in reversed(fn_def.body[:-1]):
         bound = set(assigned_names([stmt]))
@@ -203,14 +192,10 @@ def _keep_what_lengths_read(fn_def, written_by):
         if not (isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets) and pure(stmt.value)):
             return
         kept.insert(0, stmt)
-        needed |= names_read(stmt.value)
+        needed |= read_names([stmt.value])
     if all(fixed(n) for n in needed):
         ret.value = value
         fn_def.body[:] = kept + [ret]
-
-
-def names_read(expr):
-    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def _changed_through(node, written_by):
@@ -301,6 +286,7 @@ class Program:
         lengths instead of running it (see ``return_shapes``).  Returns whether anything changed."""
         primals = {n: key for key, n in self.names.items() if key[2] == "primal"}
         loads = Counter(n.id for n in ast.walk(fn_def) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+        bindings = assigned_values(fn_def)
         changed = False
         for k, stmt in enumerate(fn_def.body):
             if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
@@ -312,7 +298,7 @@ class Program:
             result = types_of(fn, kinds).result
             uses = [node for node in ast.walk(fn_def) if _shape_use(node, var)]
             if not uses or len(uses) != loads[var] or not isinstance(result, K.Array) \
-                    or self.writes_arguments(fn, kinds) or len(assigned_values(fn_def).get(var, ())) != 1:
+                    or self.writes_arguments(fn, kinds) or len(bindings[var]) != 1:
                 continue
             lengths = [naming.unique(f"_{var}_len{d}") for d in range(result.ndim)]
             stores = [ast.Name(n, ast.Store()) for n in lengths]

@@ -4,9 +4,9 @@ import copy
 from collections import Counter
 
 from .. import kinds as K
-from ..analysis.dataflow import index_atoms, names, op_kind, operands
+from ..analysis.dataflow import index_atoms, names, op_kind, operands, targets
 from ..analysis.tape import partial_reads
-from ..codegen import simplify
+from ..codegen import blocks, simplify
 from ..frontend.normalize import assign, instantiate, name
 from .common import add_to, array_mapping, method_of, np_call, partial_template, rt_attr
 
@@ -117,10 +117,10 @@ def increments(body, types, is_element):
     Their adjoint is ``e_bar += a_bar[i]`` with a_bar[i] left as it is, where the general
     rules would zero it and add it back through x.  Returns ({id(write): (e, sign)}, the ids
     of the reads and sums, whose adjoints that one replaces)."""
-    reads = Counter(n.id for n in ast.walk(ast.Module(body=body, type_ignores=[]))
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+    module = ast.Module(body=body, type_ignores=[])
+    reads = Counter(n.id for n in ast.walk(module) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
     found, parts = {}, set()
-    for stmts in _statement_lists(body):
+    for stmts in blocks(module):
         for w, write in enumerate(stmts):
             target = getattr(write, "targets", [None])[0]
             if not (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
@@ -162,14 +162,4 @@ def _update(before, target, total, types, reads):
 
 
 def _binds(stmt, var):
-    return isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and \
-        isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == var
-
-
-def _statement_lists(body):
-    yield body
-    for stmt in body:
-        for field in ("body", "orelse"):
-            inner = getattr(stmt, field, None)
-            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
-                yield from _statement_lists(inner)
+    return isinstance(stmt, ast.Assign) and targets(stmt) == [var]

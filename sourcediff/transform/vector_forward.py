@@ -19,6 +19,7 @@ import ast
 import copy
 
 from .. import kinds as K
+from ..codegen import Naming
 from ..dead_code import pure
 from ..frontend.normalize import name
 
@@ -57,7 +58,7 @@ def _each_direction(stmt):
 class _Vectorize:
     def __init__(self, tangents, types, vector_callees, params, taken):
         self.tangents, self.types, self.callees, self.params = tangents, types, vector_callees, params
-        self.taken = taken
+        self.naming = Naming(taken)
         self.owned = []         # numbers' tangents written per direction: each needs its own row
 
     def is_number(self, n):
@@ -163,11 +164,7 @@ class _Vectorize:
         return [loop, _each_direction(inner)]
 
     def fresh(self, stem):
-        candidate = f"{stem}_each"
-        while candidate in self.taken:
-            candidate += "_"
-        self.taken.add(candidate)
-        return candidate
+        return self.naming.unique(f"{stem}_each")
 
     def per_direction(self, stmt, target):
         if isinstance(target, ast.Name) and target.id not in self.owned:
