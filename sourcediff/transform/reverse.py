@@ -19,7 +19,7 @@ from ..errors import ReverseThroughArrays, error_at
 from ..frontend.normalize import assign, instantiate, is_breakif, name
 from .reverse_arrays import ReverseArrays, increments
 from .reverse_calls import ReverseCalls
-from .reverse_forward import ForwardSweep, range_parts, range_step, trip_count
+from .reverse_forward import ForwardSweep, range_parts, range_step, reserve_ahead, trip_count
 from .common import add_to, aug, emit_primal, method_of, np_call, partial_template, rt_attr
 
 
@@ -247,6 +247,7 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         """The VJP: the primal results (where ``values``) and then the cotangents of the arguments."""
         body = self.top
         forward, counts = self.forward_block(body, None)
+        forward = reserve_ahead(forward)
         outputs = self.core.outputs
         float_outputs = [o for o in outputs if K.is_float(self.types.of(o))]
         out_bars = [self.naming.unique(f"{o.id}_out_bar" if isinstance(o, ast.Name) else "_out_bar")

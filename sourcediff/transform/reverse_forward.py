@@ -3,7 +3,7 @@ backward sweep reads (see ``analysis/tape.py``) and tape space reserved before l
 import ast
 import copy
 
-from ..analysis.dataflow import assigned_names, is_write, names, op_kind, targets
+from ..analysis.dataflow import assigned_names, is_write, names, op_kind, targets, walk
 from ..codegen import number, simplify
 from ..custom import custom_vjp
 from ..frontend import custom_rules
@@ -165,6 +165,95 @@ class ForwardSweep:
         new = copy.copy(stmt)
         new.body = self._count_iteration(stmt, checks + body)
         return out + [new]
+
+
+def reserve_ahead(stmts):
+    """``stmts`` (a function's top level) with each tape's first reserve also making room
+    for the later ones whose sizes can be computed there: one allocation, where growing
+    the tape loop by loop copies it each time.  The later reserves stay, as checks."""
+    out = list(stmts)
+    first = {}
+    for i, stmt in enumerate(out):
+        parts = _reserve_parts(stmt)
+        if parts is None:
+            continue
+        tape, _, amount = parts
+        if tape not in first:
+            first[tape] = i
+            continue
+        ahead = _computable_before(amount, out[first[tape] + 1:i])
+        if ahead is not None:
+            _, pos, earlier = _reserve_parts(out[first[tape]])
+            needed = ast.BinOp(name(pos), ast.Add(), simplify(ast.BinOp(earlier, ast.Add(), ahead)))
+            out[first[tape]] = assign(tape, ast.Call(func=rt_attr("reserve"), args=[name(tape), needed],
+                                                     keywords=[]))
+    return out
+
+
+def _reserve_parts(stmt):
+    """(tape, position, amount) of a top-level ``tape = _rt.reserve(tape, position + amount)``."""
+    if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and
+            ast.unparse(stmt.value.func) == "_rt.reserve"):
+        return None
+    needed = stmt.value.args[1]
+    if not (isinstance(needed, ast.BinOp) and isinstance(needed.op, ast.Add) and isinstance(needed.left, ast.Name)):
+        return None
+    return stmt.targets[0].id, needed.left.id, needed.right
+
+
+def _computable_before(expr, between):
+    """``expr``, a length read after the statements ``between``, written so that it can be
+    computed before them: names they bind replaced by their one top-level definition
+    there, itself a length of names they do not bind.  None where that cannot be done."""
+    bound = assigned_names(between) | {s.target.id for s in walk(between) if isinstance(s, ast.AugAssign)}
+    definitions = {}
+    for stmt in between:
+        if isinstance(stmt, ast.Assign) and len(targets(stmt)) == 1 and not is_write(stmt):
+            definitions.setdefault(targets(stmt)[0], []).append(stmt.value)
+    nested = [s for s in walk(between) if not any(s is t for t in between)]
+    bound_nested = assigned_names(nested)
+
+    def computable(expr, substitute):
+        if not _is_length(expr):
+            return None
+        holder = ast.Expression(body=copy.deepcopy(expr))
+        for parent in list(ast.walk(holder)):
+            for field, child in ast.iter_fields(parent):
+                items = child if isinstance(child, list) else [child]
+                for k, item in enumerate(items):
+                    if not (isinstance(item, ast.Name) and item.id in bound):
+                        continue
+                    value = definitions.get(item.id, [])
+                    if not substitute or len(value) != 1 or item.id in bound_nested:
+                        return None
+                    replacement = computable(value[0], False)
+                    if replacement is None:
+                        return None
+                    if isinstance(child, list):
+                        child[k] = replacement
+                    else:
+                        setattr(parent, field, replacement)
+        return holder.body
+
+    return computable(expr, True)
+
+
+def _is_length(expr):
+    """Whether ``expr`` is integer arithmetic on names, constants and ``a.shape[d]``."""
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Call):
+            if not (isinstance(node.func, ast.Name) and node.func.id in ("max", "min")):
+                return False
+        elif isinstance(node, ast.Attribute):
+            if node.attr != "shape":
+                return False
+        elif isinstance(node, ast.Subscript):
+            if not (isinstance(node.value, ast.Attribute) and isinstance(node.slice, ast.Constant)):
+                return False
+        elif not isinstance(node, (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator,
+                                   ast.unaryop, ast.expr_context)):
+            return False
+    return True
 
 
 def _add(counts, key, n):

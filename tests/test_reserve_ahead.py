@@ -1,0 +1,91 @@
+"""A function's top-level loops that push onto the same tape get their room in one
+allocation where the later loops' lengths can be computed before the first
+(``reverse_forward.reserve_ahead``): growing the tape loop by loop copies it each time.
+Gradients against central differences, and how often the tape grows."""
+import math
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.rules import runtime
+
+
+def two_loops(x):
+    largest = x[0]
+    for i in range(1, x.shape[0]):
+        largest = max(largest, x[i])
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += math.exp(x[i] - largest)
+    return math.log(total) + largest
+
+
+def counted_then_looped(x):
+    largest = x[0]
+    m = 0
+    for i in range(1, x.shape[0]):
+        largest = max(largest, x[i])
+        if x[i] > 0.0:
+            m += 1
+    total = 0.0
+    for i in range(m):
+        total += math.exp(x[i] - largest)
+    return total
+
+
+def length_changed_between(x):
+    k = x.shape[0]
+    largest = x[0]
+    for i in range(1, k):
+        largest = max(largest, x[i])
+    k = k - 1
+    total = 0.0
+    for i in range(k):
+        total += math.exp(x[i] - largest)
+    return total
+
+
+def central(f, x, h=1e-6):
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(x.shape[0])])
+
+
+X = np.array([0.4, -0.3, 0.8, 0.1, 0.6, -0.2, 0.5])
+
+
+@pytest.fixture
+def growths(monkeypatch):
+    """The tape growths (old size, new size) of the calls made while the test runs."""
+    seen = []
+    reserve = runtime.reserve
+
+    def counting(tape, needed):
+        grown = reserve(tape, needed)
+        if grown is not tape:
+            seen.append((tape.shape[0], grown.shape[0]))
+        return grown
+    monkeypatch.setattr(runtime, "reserve", counting)
+    return seen
+
+
+def test_two_loops_take_their_room_at_once(growths):
+    grad = sd.grad(two_loops, backend="python")
+    np.testing.assert_allclose(grad(X), central(two_loops, X), rtol=1e-6, atol=1e-9)
+    assert growths == [(0, 2 * X.shape[0] - 1)], grad.source
+
+
+def test_a_length_a_loop_counts_is_reserved_after_that_loop(growths):
+    grad = sd.grad(counted_then_looped, backend="python")
+    np.testing.assert_allclose(grad(X), central(counted_then_looped, X), rtol=1e-6, atol=1e-9)
+    assert len(growths) == 2, grad.source
+
+
+def test_a_length_rebound_between_is_reserved_where_it_is_known(growths):
+    grad = sd.grad(length_changed_between, backend="python")
+    np.testing.assert_allclose(grad(X), central(length_changed_between, X), rtol=1e-6, atol=1e-9)
+    assert len(growths) == 2, grad.source
+
+
+def test_compiled_two_loops_match_python():
+    x = np.random.RandomState(0).rand(1000)
+    np.testing.assert_allclose(sd.grad(two_loops)(x), sd.grad(two_loops, backend="python")(x), rtol=1e-12)
