@@ -11,7 +11,6 @@ rule again.
 Prints the seed's values:
     1.4142135   0.35355338   -0.088388346
 """
-import math
 from functools import partial
 
 import sourcediff as sd

@@ -1,5 +1,4 @@
 """Non-differentiable arguments: numbers and functions (JAX's seed examples)."""
-import math
 from functools import partial
 
 import sourcediff as sd

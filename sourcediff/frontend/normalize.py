@@ -747,9 +747,9 @@ def in_place_updates(core, ndim_of):
     def rewrite(stmts):
         out = []
         for stmt in stmts:
-            for field in ("body", "orelse"):
+            for part in ("body", "orelse"):
                 if isinstance(stmt, (ast.If, ast.For, ast.While)):
-                    setattr(stmt, field, rewrite(getattr(stmt, field)))
+                    setattr(stmt, part, rewrite(getattr(stmt, part)))
             if getattr(stmt, "sd_update", False) and is_array(stmt.targets[0].id):
                 temp = names.fresh("_u")
                 array = stmt.targets[0].id
@@ -788,9 +788,9 @@ def _iterate_by_index(stmts, names):
     """``for row in a:`` becomes ``for _i in range(len(a)): row = a[_i]``."""
     out = []
     for stmt in stmts:
-        for field in ("body", "orelse"):
-            if isinstance(getattr(stmt, field, None), list):
-                setattr(stmt, field, _iterate_by_index(getattr(stmt, field), names))
+        for part in ("body", "orelse"):
+            if isinstance(getattr(stmt, part, None), list):
+                setattr(stmt, part, _iterate_by_index(getattr(stmt, part), names))
         if isinstance(stmt, ast.For) and not _is_range(stmt.iter):
             sequence = stmt.iter
             if not isinstance(sequence, ast.Name):
