@@ -283,8 +283,9 @@ class Transformed:
             backend_module.HEADER + "\n\n" + body + "\n"
         module = modules.load(source, core.name)
         for fn_name, origin in program.origins.items():      # so transforms of this code see
-            py_func = getattr(getattr(module, fn_name), "py_func", getattr(module, fn_name))
-            py_func.sd_origin = origin                      # custom functions, not their bodies
+            if hasattr(module, fn_name):                    # custom functions, not their bodies
+                py_func = getattr(getattr(module, fn_name), "py_func", getattr(module, fn_name))
+                py_func.sd_origin = origin
         function = backend_module.finish(getattr(module, entry_name))
         return Entry(function, source, tree, spec.outputs, transformable=not program.used_final_forms)
 

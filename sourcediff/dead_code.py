@@ -6,7 +6,8 @@ bound after the last loop that used it.  This pass removes, until none is left:
 
 * ``x = e`` where nothing reads ``x`` and evaluating ``e`` changes nothing, where reads
   in ``x``'s own updates (``x = x + e``, ``x += e``) do not count if no other name shares
-  what ``x`` holds (a sum only a VJP's discarded value needed);
+  what ``x`` holds (a sum only a VJP's discarded value needed); a call of a generated
+  primal function that writes none of its arguments (marked ``sd_pure``) changes nothing;
 * writes into a fresh array (``a[i] = e``, ``a[i] += e``, ``a += e``) whose
   elements nothing reads, only its shape (``a.shape``, ``np.zeros_like(a)``);
 * ``for`` loops over ``range`` whose body has become empty, and ``if`` statements
@@ -96,16 +97,16 @@ def _prune_once(fn):
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target = stmt.targets[0]
             if isinstance(target, ast.Name):
-                return target.id not in refs and pure(stmt.value)
-            return _unread_fresh(target, fresh, value_reads) and pure(stmt.value) and _pure_index(target)
+                return target.id not in refs and removable(stmt.value)
+            return _unread_fresh(target, fresh, value_reads) and removable(stmt.value) and _pure_index(target)
         if isinstance(stmt, ast.AugAssign):
-            return _unread_fresh(stmt.target, fresh, value_reads) and pure(stmt.value) and \
+            return _unread_fresh(stmt.target, fresh, value_reads) and removable(stmt.value) and \
                 _pure_index(stmt.target)
         if isinstance(stmt, ast.For):
             return empty(stmt.body) and not stmt.orelse and \
-                isinstance(stmt.target, ast.Name) and stmt.target.id not in refs and pure(stmt.iter)
+                isinstance(stmt.target, ast.Name) and stmt.target.id not in refs and removable(stmt.iter)
         if isinstance(stmt, ast.If):
-            return empty(stmt.body) and empty(stmt.orelse) and pure(stmt.test)
+            return empty(stmt.body) and empty(stmt.orelse) and removable(stmt.test)
         return False
 
     changed = False
@@ -127,7 +128,7 @@ def _unread_fresh(target, fresh, value_reads):
 
 
 def _pure_index(target):
-    return not isinstance(target, ast.Subscript) or pure(target.slice)
+    return not isinstance(target, ast.Subscript) or removable(target.slice)
 
 
 def _uses(fn):
@@ -137,7 +138,7 @@ def _uses(fn):
     refs, value_reads, bindings, own = set(), set(), assigned_values(fn), set()
     for node in ast.walk(fn):
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            own.add(node.target.id) if pure(node.value) else refs.add(node.target.id)  # the binding stays
+            own.add(node.target.id) if removable(node.value) else refs.add(node.target.id)  # the binding stays
         elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
             bindings.setdefault(node.target.id, []).append(None)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -163,7 +164,7 @@ def _updates_itself(node, parents):
         targets = [stmt.target]
     else:
         return False
-    return all(isinstance(t, ast.Name) and t.id == node.id for t in targets) and pure(stmt.value)
+    return all(isinstance(t, ast.Name) and t.id == node.id for t in targets) and removable(stmt.value)
 
 
 def assigned_values(tree):
@@ -216,13 +217,21 @@ def np_function(func):
     return None
 
 
-def pure(expr):
-    """Whether evaluating ``expr`` changes nothing: no call but NumPy's, math's, a copy and builtins."""
+def removable(expr):
+    return pure(expr, helpers=True)
+
+
+def pure(expr, helpers=False):
+    """Whether evaluating ``expr`` changes nothing: no call but NumPy's, math's, a copy and
+    builtins, and, where ``helpers``, generated primal functions that write none of their
+    arguments (which other passes must not take as cheap to compute again)."""
     for node in ast.walk(expr):
         if isinstance(node, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, ast.Lambda)):
             return False
         if isinstance(node, ast.Call):
             func = node.func
+            if helpers and getattr(node, "sd_pure", False):
+                continue
             if isinstance(func, ast.Name) and func.id in PURE_BUILTINS:
                 continue
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \

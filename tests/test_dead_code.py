@@ -1,13 +1,14 @@
 """Dead-code elimination of generated functions (``sourcediff/dead_code.py``): what it removes,
 what it must keep, and what it removes from the code of a real gradient."""
 import ast
+import math
 import textwrap
 
 import numpy as np
 
 import sourcediff as sd
 from sourcediff.dead_code import prune
-from sourcediff.gradbench import ode
+from sourcediff.gradbench import det, ode
 
 
 def pruned(source):
@@ -139,3 +140,46 @@ def test_a_sum_read_only_by_its_own_updates_goes_unless_another_name_shares_it()
             for i in range(n):
                 kept = kept + f(x[i])
             return (x, kept)""")
+
+
+def softplus_sum(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += math.log(1.0 + math.exp(x[i]))
+    return total
+
+
+def sums_of_helpers(x):
+    row = np.empty(x.shape[0])
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[0]):
+            row[j] = x[j] * x[i]
+        total += softplus_sum(row)         # the gradient needs the adjoint of this, not its value
+    return total
+
+
+def test_a_helper_call_whose_result_nothing_reads_goes_with_the_helper():
+    """``sd.grad`` needs the adjoint of ``softplus_sum(row)``, not its value: the forward sweep
+    no longer calls it, and the module no longer holds it (its VJP is still called)."""
+    grad = sd.grad(sums_of_helpers, backend="python")
+    x = np.array([0.3, -0.7, 1.1])
+    h = 1e-6
+    expected = [(sums_of_helpers(x + h * e) - sums_of_helpers(x - h * e)) / (2 * h) for e in np.eye(3)]
+    np.testing.assert_allclose(grad(x), expected, rtol=1e-6)
+    vjp = grad.source[grad.source.index("def sums_of_helpers_vjp"):].split("\n\n")[0]
+    assert "softplus_sum(row)" not in vjp and "\ndef softplus_sum(" not in grad.source, grad.source
+    assert "softplus_sum_vjp(row, " in vjp, vjp
+    value, _ = sd.value_and_grad(sums_of_helpers, backend="python")(x)
+    assert value == sums_of_helpers(x)          # where the value is returned, the call stays
+
+
+def test_a_helper_writing_into_its_arguments_stays_though_its_result_goes_unread():
+    """det's VJP does not need the determinant, but det_of_minor writes into rows and cols
+    (putting them back as it returns, which the analysis cannot see), so the call stays."""
+    grad = sd.grad(det.det, backend="python")
+    a = np.array([2.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.4, 0.1, 1.5])
+    np.testing.assert_allclose(grad(a, 3), np.linalg.inv(a.reshape(3, 3)).T.ravel() * np.linalg.det(a.reshape(3, 3)),
+                               rtol=1e-12)
+    vjp = grad.source[grad.source.index("def det_vjp"):].split("\n\n")[0]
+    assert "= det_of_minor(a, ell, ell, rows, cols)" in vjp, vjp

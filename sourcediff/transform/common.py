@@ -31,8 +31,10 @@ def emit_primal(stmt, types, program):
         if isinstance(node, ast.Call):
             fn = getattr(node, "sd_func", None) or getattr(node, "sd_custom", None)
             if fn is not None:
-                node.func = ast.Name(program.request(fn, call_args_kinds(node, types), "primal", None),
-                                     ast.Load())
+                kinds = call_args_kinds(node, types)
+                node.func = ast.Name(program.request(fn, kinds, "primal", None), ast.Load())
+                # for dead-code elimination: a call that writes no argument changes nothing
+                node.sd_pure = getattr(node, "sd_func", None) is not None and not program.writes_arguments(fn, kinds)
     for node in assignments:
         if getattr(node.value, "sd_residuals", 0):
             outputs = node.targets[0].elts[:-node.value.sd_residuals]

@@ -105,6 +105,19 @@ def _callee_result(fn, kinds, stmt):
     return types_of(fn, kinds).result
 
 
+def _still_called(functions, roots):
+    """``functions`` less those the calls left after dead-code elimination no longer reach
+    from ``roots`` (a helper whose every result went unread, say)."""
+    by_name = {f.name: f for f in functions}
+    reached, todo = set(), [r for r in roots if r in by_name]
+    while todo:
+        fn_name = todo.pop()
+        if fn_name not in reached:
+            reached.add(fn_name)
+            todo += [n.id for n in ast.walk(by_name[fn_name]) if isinstance(n, ast.Name) and n.id in by_name]
+    return [f for f in functions if f.name in reached]
+
+
 def writes_arguments(fn, kinds, seen=None):
     """Positions of the array arguments ``fn`` writes into (directly, through views or callees)."""
     seen = set() if seen is None else seen
@@ -237,6 +250,7 @@ class Program:
         self.taken = set()
         self.extra = []       # hand-built wrappers
         self.calls = {}       # function name -> names it calls
+        self.roots = set()    # names requested from outside the generated functions
         self.origins = {}     # primal function name -> what it stands for (see resolve.classify)
         self._current = None
 
@@ -260,6 +274,8 @@ class Program:
                 self.origins[self.names[key]] = origin
         if self._current is not None:
             self.calls.setdefault(self._current, set()).add(self.names[key])
+        else:
+            self.roots.add(self.names[key])
         return self.names[key]
 
     @staticmethod
@@ -353,7 +369,8 @@ class Program:
             self._current = self.names[key]
             self.functions.append(self.generate(key))
         self._current = None
-        return self.functions + self.extra
+        roots = self.roots | {n.id for f in self.extra for n in ast.walk(f) if isinstance(n, ast.Name)}
+        return _still_called(self.functions, roots) + self.extra
 
     @property
     def recursive(self):
