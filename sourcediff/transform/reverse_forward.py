@@ -203,15 +203,20 @@ def _reserve_parts(stmt):
 
 def _computable_before(expr, between):
     """``expr``, a length read after the statements ``between``, written so that it can be
-    computed before them: names they bind replaced by their one top-level definition
-    there, itself a length of names they do not bind.  None where that cannot be done."""
-    bound = assigned_names(between) | {s.target.id for s in walk(between) if isinstance(s, ast.AugAssign)}
-    definitions = {}
-    for stmt in between:
-        if isinstance(stmt, ast.Assign) and len(targets(stmt)) == 1 and not is_write(stmt):
-            definitions.setdefault(targets(stmt)[0], []).append(stmt.value)
-    nested = [s for s in walk(between) if not any(s is t for t in between)]
-    bound_nested = assigned_names(nested)
+    computed before them: names they bind replaced by their one binding there, a top-level
+    assignment of a length of names they do not bind.  None where that cannot be done."""
+    bindings = {}                 # name -> the statements in ``between`` that bind it
+    for stmt in walk(between):
+        bound_here = {getattr(stmt, "sd_counter", None)}
+        if isinstance(stmt, ast.Assign):
+            bound_here |= assigned_names([stmt])
+        elif isinstance(stmt, (ast.For, ast.AugAssign)) and isinstance(stmt.target, ast.Name):
+            bound_here.add(stmt.target.id)
+        for n in bound_here - {None}:
+            bindings.setdefault(n, []).append(stmt)
+    definitions = {n: stmts[0].value for n, stmts in bindings.items() if len(stmts) == 1 and
+                   any(stmts[0] is s for s in between) and isinstance(stmts[0], ast.Assign) and
+                   isinstance(stmts[0].targets[0], ast.Name)}
 
     def computable(expr, substitute):
         if not _is_length(expr):
@@ -221,12 +226,11 @@ def _computable_before(expr, between):
             for field, child in ast.iter_fields(parent):
                 items = child if isinstance(child, list) else [child]
                 for k, item in enumerate(items):
-                    if not (isinstance(item, ast.Name) and item.id in bound):
+                    if not (isinstance(item, ast.Name) and item.id in bindings):
                         continue
-                    value = definitions.get(item.id, [])
-                    if not substitute or len(value) != 1 or item.id in bound_nested:
+                    if not substitute or item.id not in definitions:
                         return None
-                    replacement = computable(value[0], False)
+                    replacement = computable(definitions[item.id], False)
                     if replacement is None:
                         return None
                     if isinstance(child, list):
