@@ -98,6 +98,21 @@ def blend(w, points):
     return out
 
 
+def skinning(w, points):
+    """A short loop's sum per point (its tangent a local of the direction loop, stored for the
+    loops after it that read it), then a product over a loop of any length."""
+    out = np.empty(points.shape[0])
+    for v in range(points.shape[0]):
+        moved = 0.0
+        for k in range(3):
+            moved += w[k] * points[v, k]
+        scale = 1.0
+        for k in range(points.shape[1]):
+            scale = scale * math.cos(moved * points[v, k])
+        out[v] = math.sin(moved) * scale
+    return out
+
+
 def array_expression(v):
     return np.cos(v) * v[0]
 
@@ -152,6 +167,18 @@ def test_short_loops_run_again_for_each_direction(backend):
     expected = np.array([[2 * w[k] * p[k] + np.prod(w + p) / (w[k] + p[k]) for k in range(3)] for p in points])
     assert np.allclose(got, expected, rtol=1e-14, atol=0.0)
     assert np.allclose(got, central_jacobian(lambda x: blend(x, points), w), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_tangent_set_and_read_in_one_direction_loop_is_a_local_there(backend):
+    w, points = np.array([0.5, -1.2, 0.8]), np.array([[1.0, 2.0, -0.4], [0.3, -0.7, 1.5]])
+    jac = sd.jacfwd(skinning, backend=backend)
+    got = jac(w, points)
+    jvps = jac.source[jac.source.index("def skinning_jvps"):]
+    assert "moved_dot_p = moved_dot_p + " in jvps and "moved_dot[_p] = moved_dot_p" in jvps, jvps
+    assert "scale_dot[_p] = 0.0" in jvps           # only set there: it stays in its row
+    assert np.allclose(got, central_jacobian(lambda x: skinning(x, points), w), rtol=1e-7, atol=1e-9)
+    assert np.allclose(got, sd.jacrev(skinning, backend=backend)(w, points), rtol=1e-13, atol=1e-15)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -9,7 +9,9 @@ as they are.  A tangent statement on numbers runs once per direction::
                                              y_dot[_p] = x_dot[_p] * math.cos(x)
 
 and array tangents are allocated, viewed, copied and passed whole, their last
-axis riding along.  ``jacfwd`` uses it for all the columns of a Jacobian at once.
+axis riding along.  Where a direction loop sets a number's tangent before reading it,
+the tangent is a local of the loop (``y_dot_p``).  ``jacfwd`` uses it for all the
+columns of a Jacobian at once.
 
 Code whose tangents take any other form (array expressions such as
 ``x_dot * np.cos(x)``, custom rules, another transform's tapes) raises
@@ -40,13 +42,57 @@ def vectorize(fn_def, tangents, types, n_outputs, vector_callees):
                          {n.id for n in ast.walk(fn_def) if isinstance(n, ast.Name)} | set(params))
     body = rewrite.block(fn_def.body[:-1]) + rewrite.result(fn_def.body[-1], n_outputs)
     prologue = [ast.parse(f"{t} = {t}.copy()").body[0] for t in rewrite.owned if t in params]
-    fresh = [t for t in rewrite.owned if t not in params]
+    fresh = _locals_per_direction(body, [t for t in rewrite.owned if t not in params], rewrite.naming)
     if fresh:       # one allocation for every number's tangent, a row each
         prologue.append(ast.parse(f"_dots = np.empty(({len(fresh)}, {DIRECTIONS}))").body[0])
         prologue += [ast.parse(f"{t} = _dots[{k}]").body[0] for k, t in enumerate(fresh)]
     fn_def.body = prologue + body
     fn_def.args.args.append(ast.arg(DIRECTIONS))
     return fn_def
+
+
+def _locals_per_direction(body, rows, naming):
+    """In each direction loop of ``body``, a number's tangent that the loop sets before
+    reading it becomes a local there, stored into its row at the end only where code outside
+    the loop reads it (Numba cannot keep ``t_dot[_p]`` in a register: any array written may
+    share its memory).  The rows still read afterwards."""
+    tree = ast.Module(body=body, type_ignores=[])
+    for loop in [s for s in ast.walk(tree) if _is_direction_loop(s)]:
+        for row in rows:
+            inside = [n for s in loop.body for n in ast.walk(s) if isinstance(n, ast.Name) and n.id == row]
+            elements = [n for s in loop.body for n in ast.walk(s) if _is_element_of(n, row)]
+            if not _set_first(loop.body, row) or len(inside) != len(elements) or len(elements) < 2:
+                continue            # not set first, read whole (by a call), or not read here
+            local = naming.unique(f"{row}_p")
+            for stmt in loop.body:
+                _Replace(row, local).visit(stmt)
+            if any(isinstance(n, ast.Name) and n.id == row for n in ast.walk(tree)):
+                loop.body.append(ast.parse(f"{row}[{DIRECTION}] = {local}").body[0])
+    return [row for row in rows if any(isinstance(n, ast.Name) and n.id == row for n in ast.walk(tree))]
+
+
+def _is_element_of(node, row):
+    return isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == row \
+        and isinstance(node.slice, ast.Name) and node.slice.id == DIRECTION
+
+
+def _set_first(body, row):
+    """Whether the first statement of ``body`` mentioning ``row`` is ``row[_p] = e``, e not reading it."""
+    for stmt in body:
+        if any(isinstance(n, ast.Name) and n.id == row for n in ast.walk(stmt)):
+            return isinstance(stmt, ast.Assign) and _is_element_of(stmt.targets[0], row) and \
+                not any(isinstance(n, ast.Name) and n.id == row for n in ast.walk(stmt.value))
+    return False
+
+
+class _Replace(ast.NodeTransformer):
+    def __init__(self, row, local):
+        self.row, self.local = row, local
+
+    def visit_Subscript(self, node):
+        if _is_element_of(node, self.row):
+            return ast.copy_location(name(self.local, type(node.ctx)()), node)
+        return self.generic_visit(node)
 
 
 def _each_direction(stmt):
