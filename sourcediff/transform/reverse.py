@@ -19,7 +19,7 @@ from ..errors import ReverseThroughArrays, error_at
 from ..frontend.normalize import assign, instantiate, is_breakif, name
 from .reverse_arrays import ReverseArrays, increments
 from .reverse_calls import ReverseCalls
-from .reverse_forward import ForwardSweep, range_parts, range_step, reserve_ahead, trip_count
+from .reverse_forward import ForwardSweep, range_parts, range_step, reserve_ahead, tapes_where_used, trip_count
 from .common import add_to, aug, emit_primal, method_of, np_call, partial_template, rt_attr
 
 
@@ -279,6 +279,8 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         ret = ast.Return(value=ast.Tuple(elts=results + param_bars, ctx=ast.Load()))
         prologue = self.prologue(counts)
         stmts = prologue + forward + captured + inits + seeds + backward + [ret]
+        if self.program.final:      # code another transform reads defines each name on every path
+            stmts = tapes_where_used(stmts, self.tapes.values())
         params = list(self.core.params) + out_bars + [self.bar(p) for p in self.accumulated]
         args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[],
                              kw_defaults=[], defaults=[])

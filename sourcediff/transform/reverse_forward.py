@@ -190,6 +190,36 @@ def reserve_ahead(stmts):
     return out
 
 
+def tapes_where_used(stmts, tapes):
+    """``stmts`` (a function's body) with each tape allocated in the branch that uses it, where
+    every use is in the same branch of top-level ``if`` statements on one test bound once
+    before them (the forward and backward sweeps of a recursion's general case): the calls
+    that take the other branch allocate nothing."""
+    out = list(stmts)
+    for array, pos in tapes:
+        inits = [s for s in out if isinstance(s, ast.Assign) and targets(s) in ([array], [pos])]
+        uses = [s for s in out if not any(s is i for i in inits) and _mentions(s, (array, pos))]
+        if len(inits) != 2 or not uses or not all(isinstance(s, ast.If) and isinstance(s.test, ast.Name)
+                                                  for s in uses):
+            continue
+        test = uses[0].test.id
+        sides = {("body" if _mentions(s.body, (array, pos)) else "") +
+                 ("orelse" if _mentions(s.orelse, (array, pos)) else "") for s in uses}
+        binders = [k for k, s in enumerate(out) if test in assigned_names([s])]
+        if any(s.test.id != test for s in uses) or sides not in ({"body"}, {"orelse"}) or \
+                len(binders) != 1 or binders[0] > next(k for k, s in enumerate(out) if s is uses[0]):
+            continue
+        side = sides.pop()
+        setattr(uses[0], side, inits + getattr(uses[0], side))
+        out = [s for s in out if not any(s is i for i in inits)]
+    return out
+
+
+def _mentions(stmts, names_):
+    stmts = stmts if isinstance(stmts, list) else [stmts]
+    return any(isinstance(n, ast.Name) and n.id in names_ for s in stmts for n in ast.walk(s))
+
+
 def _reserve_parts(stmt):
     """(tape, position, amount) of a top-level ``tape = _rt.reserve(tape, position + amount)``."""
     if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and

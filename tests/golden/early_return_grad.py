@@ -5,13 +5,13 @@ from sourcediff.rules import runtime as _rt
 
 
 def early_return_vjp(x, n, _rv1_out_bar):
-    _ftape = np.empty(0)
-    _fp = 0
     _ret1 = False
     if x < 0.0:
         _ret1 = True
     _t2 = not _ret1
     if _t2:
+        _ftape = np.empty(0)
+        _fp = 0
         _n1 = 0
         _ftape = _rt.reserve(_ftape, _fp + n)
         for i in range(n):

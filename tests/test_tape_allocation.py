@@ -1,13 +1,16 @@
-"""A function's top-level loops that push onto the same tape get their room in one
-allocation where the later loops' lengths can be computed before the first
-(``reverse_forward.reserve_ahead``): growing the tape loop by loop copies it each time.
-Gradients against central differences, and how often the tape grows."""
+"""Where tapes are allocated (``reverse_forward``).  A function's top-level loops that push
+onto the same tape get their room in one allocation where the later loops' lengths can be
+computed before the first (``reserve_ahead``): growing the tape loop by loop copies it each
+time.  A tape used only in one branch of a test is allocated there (``tapes_where_used``), so
+a recursion's base case allocates nothing.  Gradients against central differences and closed
+forms, how often the tape grows, and the code."""
 import math
 
 import numpy as np
 import pytest
 
 import sourcediff as sd
+from sourcediff.gradbench import det
 from sourcediff.rules import runtime
 
 
@@ -89,3 +92,27 @@ def test_a_length_rebound_between_is_reserved_where_it_is_known(growths):
 def test_compiled_two_loops_match_python():
     x = np.random.RandomState(0).rand(1000)
     np.testing.assert_allclose(sd.grad(two_loops)(x), sd.grad(two_loops, backend="python")(x), rtol=1e-12)
+
+
+def power_sum(x, k):
+    """x[0]**k + ... by recursion on k, a loop in the general case only."""
+    if k == 0:
+        return 0.0
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += math.sin(x[i] * total + 1.0)
+    return total * power_sum(x, k - 1)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_tape_used_only_in_the_general_case_is_allocated_there(backend):
+    a = np.array([2.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.4, 0.1, 1.5])
+    grad = sd.grad(det.det, backend=backend)
+    matrix = a.reshape(3, 3)
+    np.testing.assert_allclose(grad(a, 3), np.linalg.det(matrix) * np.linalg.inv(matrix).T.ravel(), rtol=1e-12)
+    minor = grad.source[grad.source.index("def det_of_minor_vjp"):].split("\n\n")[0]
+    base, general = minor.split("    else:\n", 1)
+    assert "np.empty(" not in base and "_ftape = np.empty(0)" in general, minor
+    x = np.array([0.3, -0.5, 0.8])
+    power = sd.grad(power_sum, backend=backend)
+    np.testing.assert_allclose(power(x, 3), central(lambda v: power_sum(v, 3), x), rtol=1e-6, atol=1e-9)
