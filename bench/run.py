@@ -16,8 +16,8 @@ a JVP of the objective along a random direction, and the derivative/primal and J
 ratios.  For sourcediff, two fresh processes sharing an empty cache directory time the
 first calls: the first compiles (``compile``), the second loads from the disk cache
 (``cache load``).  JAX runs ``jit`` of ``grad`` and waits with ``block_until_ready``;
-PyTorch runs ``torch.func`` on one thread.  Each tool runs on one CPU, JAX (with XLA's
-thread pool) on one and the others on another (``--all-cores``: no pinning).  With ``--gradbench PATH`` (or
+PyTorch runs ``torch.func`` on one thread, and JAX with XLA's thread pool on one CPU
+(``--all-cores``: JAX on all of them).  With ``--gradbench PATH`` (or
 ``GRADBENCH_DIR``) naming a GradBench checkout, GradBench's hand-differentiated C++
 (``manual C++``, built from that checkout by ``manual.py``) is timed too, by the timings
 its programs print.  Tools that are not installed, problems a tool has no version of
@@ -263,20 +263,20 @@ def chart(rows, path):
 
 
 def cpus(all_cores):
-    """(JAX's CPU, the other tools' CPU), or (None, None) for no pinning.  Each tool runs on
-    one CPU, as the targets are single-thread.  XLA's CPU thread pool puts JAX's work on
-    other cores, and its threads keep the CPU they were started on busy for a while after
-    each call, so JAX gets a CPU of its own: its threads take their CPUs from the thread
-    that starts them (Linux), and the timing thread moves between the two."""
+    """(the CPUs JAX may use, those the other tools may use), or (None, None) for no pinning.
+    The targets are single-thread, and XLA's CPU thread pool puts JAX's work on other cores,
+    so JAX keeps to one CPU: its threads take their CPUs from the thread that starts them
+    (Linux), which the timing thread is kept to while JAX runs.  The other tools, one thread
+    each, may run anywhere: kept to one CPU, their times vary more on a virtual machine."""
     if all_cores or not hasattr(os, "sched_setaffinity"):
         return None, None
-    allowed = sorted(os.sched_getaffinity(0))
-    return allowed[0], allowed[-1]
+    allowed = os.sched_getaffinity(0)
+    return {min(allowed)}, allowed
 
 
-def keep_to(cpu):
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})        # this thread only
+def keep_to(cpus):
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)        # this thread only
 
 
 def main():
@@ -290,13 +290,13 @@ def main():
                         help="a GradBench checkout: also time its manual C++ tool "
                              "(default: $GRADBENCH_DIR)")
     parser.add_argument("--all-cores", action="store_true",
-                        help="let the tools use every CPU (by default each keeps to one)")
+                        help="let JAX use every CPU (by default it keeps to one)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.child:
         return child(opts.child, opts.quick)
-    jax_cpu, other_cpu = cpus(opts.all_cores)
-    keep_to(jax_cpu)                # while JAX starts, so that its threads keep to that CPU
+    jax_cpus, other_cpus = cpus(opts.all_cores)
+    keep_to(jax_cpus)                # while JAX starts, so that its threads keep to that CPU
     runs = (3, 0.2) if opts.quick else (10, 1.0)
     chosen = problems(opts.quick)
     if opts.only:
@@ -306,7 +306,7 @@ def main():
     manual_tool, why_not = manual.find(opts.gradbench)
     print(f"# sourcediff benchmark{' (quick)' if opts.quick else ''}\n")
     print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, {os.cpu_count()} CPUs"
-          f"{'' if jax_cpu is None else f', JAX kept to CPU {jax_cpu} and the others to CPU {other_cpu}'}; "
+          f"{'' if jax_cpus is None else f', JAX and its threads kept to CPU {min(jax_cpus)}'}; "
           f"median of at least {runs[0]} runs and {runs[1]} s after a first call; times in ms.")
     if missing:
         print(f"\nNot installed, skipped: {', '.join(missing)} (`pip install -e '.[bench]'`).")
@@ -316,7 +316,7 @@ def main():
     rows, notes = [], [f"{manual.NAME}: {why_not}"] if why_not else []
     for problem in chosen:
         print(f"  timing {problem.name} ...", file=sys.stderr)
-        keep_to(other_cpu)
+        keep_to(other_cpus)
         calls = sourcediff_calls(problem)
         row = {"problem": problem.name, "size": problem.size, "tool": "sourcediff",
                "times": {what: measure(call, runs) for what, call in calls.items()}}
@@ -330,7 +330,7 @@ def main():
                 row["warm"] = first_calls(problem.name, opts.quick, cache_dir)
         rows.append(row)
         for fw in frameworks:
-            keep_to(jax_cpu if fw.name == "JAX" else other_cpu)
+            keep_to(jax_cpus if fw.name == "JAX" else other_cpus)
             try:
                 calls = others.implement(fw, problem.name, problem.jvp_args or problem.args)
             except Exception as error:
@@ -342,7 +342,7 @@ def main():
             rows.append({"problem": problem.name, "size": problem.size, "tool": fw.name,
                          "times": {what: measure(call, runs) for what, call in
                                    zip(("primal", "derivative", "jvp"), calls)}})
-        keep_to(other_cpu)
+        keep_to(other_cpus)
         if manual_tool and problem.gradbench:      # not the scalar kernels
             times = manual.implement(manual_tool, problem.name, problem.gradbench, runs)
             if isinstance(times, str):
