@@ -66,9 +66,9 @@ def _locals_per_direction(body, rows, naming):
             local = naming.unique(f"{row}_p")
             for stmt in loop.body:
                 _Replace(row, local).visit(stmt)
-            if any(isinstance(n, ast.Name) and n.id == row for n in ast.walk(tree)):
+            if row in _read(tree):
                 loop.body.append(ast.parse(f"{row}[{DIRECTION}] = {local}").body[0])
-    return [row for row in rows if any(isinstance(n, ast.Name) and n.id == row for n in ast.walk(tree))]
+    return [row for row in rows if row in _read(tree)]
 
 
 def _is_element_of(node, row):
@@ -79,9 +79,9 @@ def _is_element_of(node, row):
 def _set_first(body, row):
     """Whether the first statement of ``body`` mentioning ``row`` is ``row[_p] = e``, e not reading it."""
     for stmt in body:
-        if any(isinstance(n, ast.Name) and n.id == row for n in ast.walk(stmt)):
+        if row in _read(stmt):          # a row is only read, or written into: never bound here
             return isinstance(stmt, ast.Assign) and _is_element_of(stmt.targets[0], row) and \
-                not any(isinstance(n, ast.Name) and n.id == row for n in ast.walk(stmt.value))
+                row not in _read(stmt.value)
     return False
 
 
