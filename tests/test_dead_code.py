@@ -8,7 +8,7 @@ import numpy as np
 
 import sourcediff as sd
 from sourcediff.dead_code import prune
-from sourcediff.gradbench import det, ode
+from sourcediff.gradbench import ode
 
 
 def pruned(source):
@@ -174,12 +174,25 @@ def test_a_helper_call_whose_result_nothing_reads_goes_with_the_helper():
     assert value == sums_of_helpers(x)          # where the value is returned, the call stays
 
 
+def _reverse_first_two(order):
+    """Swaps order[0] and order[1]; returns how far apart they were."""
+    first = order[0]
+    order[0] = order[1]
+    order[1] = first
+    return float(abs(order[0] - order[1]))
+
+
+def picks_after_reversing(x, order):
+    spread = _reverse_first_two(order)
+    return x[order[0]] * x[order[1]] * 2.0
+
+
 def test_a_helper_writing_into_its_arguments_stays_though_its_result_goes_unread():
-    """det's VJP does not need the determinant, but det_of_minor writes into rows and cols
-    (putting them back as it returns, which the analysis cannot see), so the call stays."""
-    grad = sd.grad(det.det, backend="python")
-    a = np.array([2.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.4, 0.1, 1.5])
-    np.testing.assert_allclose(grad(a, 3), np.linalg.inv(a.reshape(3, 3)).T.ravel() * np.linalg.det(a.reshape(3, 3)),
-                               rtol=1e-12)
-    vjp = grad.source[grad.source.index("def det_vjp"):].split("\n\n")[0]
-    assert "= det_of_minor(a, ell, ell, rows, cols)" in vjp, vjp
+    """The VJP does not need ``spread``, but the helper writes into ``order``, so the call stays."""
+    grad = sd.grad(picks_after_reversing, backend="python")
+    x = np.array([2.0, 3.0, 5.0])
+    order = np.array([0, 2])
+    np.testing.assert_allclose(grad(x, order), [10.0, 0.0, 4.0], rtol=1e-12)
+    np.testing.assert_array_equal(order, [2, 0])
+    vjp = grad.source[grad.source.index("def picks_after_reversing_vjp"):].split("\n\n")[0]
+    assert "= _reverse_first_two(order)" in vjp, vjp

@@ -1,8 +1,9 @@
 """Where tapes are allocated (``reverse_forward``).  A function's top-level loops that push
 onto the same tape get their room in one allocation where the later loops' lengths can be
 computed before the first (``reserve_ahead``): growing the tape loop by loop copies it each
-time.  A tape used only in one branch of a test is allocated there (``tapes_where_used``), so
-a recursion's base case allocates nothing.  Gradients against central differences and closed
+time.  A recursion that keeps only numbers runs split (``Reverse.split_functions``) on its
+caller's tapes; another one allocates a tape used only in one branch of a test there
+(``tapes_where_used``), so its base case allocates nothing.  Gradients against central differences and closed
 forms, how often the tape grows, and the code."""
 import math
 
@@ -95,15 +96,37 @@ def power_sum(x, k):
     return total * power_sum(x, k - 1)
 
 
+def halved_power_sum(x, k):
+    """power_sum with a local array: its recursion is reversed in joint mode."""
+    if k == 0:
+        return 0.0
+    y = x * 0.5
+    total = 0.0
+    for i in range(y.shape[0]):
+        total += math.sin(y[i] * total + 1.0)
+    return total * halved_power_sum(x, k - 1)
+
+
 @pytest.mark.parametrize("backend", ["python", "numba"])
-def test_a_tape_used_only_in_the_general_case_is_allocated_there(backend):
+def test_a_recursion_runs_split_on_its_callers_tapes(backend):
     a = np.array([2.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.4, 0.1, 1.5])
     grad = sd.grad(det.det, backend=backend)
     matrix = a.reshape(3, 3)
     np.testing.assert_allclose(grad(a, 3), np.linalg.det(matrix) * np.linalg.inv(matrix).T.ravel(), rtol=1e-12)
-    minor = grad.source[grad.source.index("def det_of_minor_vjp"):].split("\n\n")[0]
-    base, general = minor.split("    else:\n", 1)
-    assert "np.empty(" not in base and "_ftape = np.empty(0)" in general, minor
+    halves = grad.source[grad.source.index("def det_of_minor_fwd"):].split("\n\n\n")[:2]
+    assert "def det_of_minor_bwd(" in halves[1] and "det_of_minor_vjp" not in grad.source, grad.source
+    assert all("np.empty(" not in half for half in halves), halves
     x = np.array([0.3, -0.5, 0.8])
     power = sd.grad(power_sum, backend=backend)
     np.testing.assert_allclose(power(x, 3), central(lambda v: power_sum(v, 3), x), rtol=1e-6, atol=1e-9)
+    assert "def power_sum_fwd(" in power.source, power.source
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_tape_used_only_in_the_general_case_is_allocated_there(backend):
+    x = np.array([0.3, -0.5, 0.8])
+    grad = sd.grad(halved_power_sum, backend=backend)
+    np.testing.assert_allclose(grad(x, 3), central(lambda v: halved_power_sum(v, 3), x), rtol=1e-6, atol=1e-9)
+    vjp = grad.source[grad.source.index("def halved_power_sum_vjp"):].split("\n\n\n")[0]
+    base, general = vjp.split("    else:\n", 1)
+    assert "np.empty(" not in base and "_ftape = np.empty(0)" in general, vjp

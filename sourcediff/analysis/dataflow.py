@@ -116,3 +116,37 @@ def read_names(stmts):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 out.add(node.id)
     return out
+
+
+def upward_exposed(stmts):
+    """Names that generated code ``stmts`` may read before it binds them."""
+    return _exposure(stmts)[0]
+
+
+def bound_on_every_path(stmts):
+    """Names that generated code ``stmts`` binds however it runs."""
+    return _exposure(stmts)[1]
+
+
+def _exposure(stmts):
+    exposed = set()
+
+    def loads(node):
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+    def block(stmts, bound):
+        bound = set(bound)
+        for stmt in stmts:
+            if isinstance(stmt, ast.If):
+                exposed.update(loads(stmt.test) - bound)
+                bound = block(stmt.body, bound) & block(stmt.orelse, bound)
+            elif isinstance(stmt, (ast.For, ast.While)):      # may run no iteration
+                exposed.update(loads(stmt.iter if isinstance(stmt, ast.For) else stmt.test) - bound)
+                block(stmt.body, bound | ({stmt.target.id} if isinstance(stmt, ast.For) else set()))
+            else:
+                exposed.update(loads(stmt) - bound)
+                if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+                    exposed.update({stmt.target.id} - bound)
+                bound |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        return bound
+    return exposed, block(stmts, set())

@@ -255,8 +255,9 @@ def _own_expressions(stmt):
     return []
 
 
-def plan(core, types, active):
-    """Decide, for a reverse sweep over ``core``, which variables are taped or recomputed."""
+def plan(core, types, active, restored=()):
+    """Decide, for a reverse sweep over ``core``, which variables are taped or recomputed;
+    the backward sweep gives the arrays ``restored`` back with the elements they came with."""
     result = Plan(active=set(active))
     groups = result.groups = alias_groups(core, types)
     result.recompute = _recomputable(core, types)
@@ -267,7 +268,7 @@ def plan(core, types, active):
         value_sites = _read_sites(core, result, types, value_reads)
         needed = set().union(*(r for _, r in sites))
         candidates = {n for n in needed if n in multiple and n not in result.recompute}
-        write_pushes = _write_push_sites(core, value_sites, groups, order, types)
+        write_pushes = _write_push_sites(core, value_sites, groups, order, types, restored)
         pushes = _push_sites(core, sites, candidates) | write_pushes
         taped = {var for _, var in pushes}
         if needed == result.needed and pushes == result.pushes:
@@ -458,11 +459,12 @@ def refuse_writes_after_ravel(core, types):
                                f"np.ravel({base}).copy(), or write before taking np.ravel")
 
 
-def _write_push_sites(core, value_sites, groups, order, types):
+def _write_push_sites(core, value_sites, groups, order, types, restored):
     """(write statement id, array) pairs: the elements a write overwrites are needed later.
 
     As for names, a write destroys what the backward sweep reads only if that
     read comes first in execution order; a read of any view of the array counts.
+    The end of the backward sweep reads the arrays ``restored``.
     """
     position, loops = order
     out = set()
@@ -476,6 +478,9 @@ def _write_push_sites(core, value_sites, groups, order, types):
             allocation, region = fresh
             inside = {id(s) for s in walk([allocation] + region)}     # its adjoint may read what it made
             sharing, around = _names_of_new_array(region, array, types), loops[id(allocation)]
+        elif sharing & set(restored):
+            out.add((id(stmt), array))
+            continue
         for reader, reads in value_sites:
             if reads & sharing and reader is not stmt and (fresh is None or id(reader) in inside) and (
                     position[id(reader)] < position[id(stmt)] or (loops[id(reader)] & loops[id(stmt)]) - around):

@@ -11,7 +11,8 @@ from collections import Counter
 
 from .. import kinds as K
 from ..analysis import activity, tape
-from ..analysis.dataflow import assigned_names, is_write, op_kind, read_names, walk
+from ..analysis.dataflow import (assigned_names, index_length, is_element_index, is_write, op_kind, read_names,
+                                 walk)
 from ..analysis.types import Types
 from ..codegen import Naming, fold, tidy
 from ..dead_code import allocated_lengths, assigned_values, loop_targets, prune, pure, shape_index
@@ -141,6 +142,62 @@ def writes_arguments(fn, kinds, seen=None):
     return {k for k, p in enumerate(core.params) if p in written}
 
 
+def _callees(fn, kinds):
+    """(function, argument kinds) of each user function ``fn`` calls."""
+    types = types_of(concrete(fn, kinds), tuple(kinds))
+    return [(concrete(s.value.sd_func, call_args_kinds(s.value, types)), call_args_kinds(s.value, types))
+            for s in walk(types.core.body) if isinstance(s, ast.Assign) and op_kind(s.value) == "call"]
+
+
+_splittable = {}
+
+
+def splittable(fn, kinds):
+    """Whether calls of ``fn`` are reversed in split mode (see ``Reverse.split_functions``):
+    ``fn`` recurses, so its VJP run in joint mode would run each call's subtree once per
+    level above it, and it keeps only numbers across its forward sweep (no local arrays,
+    element writes only, into float64 or int64 arrays; number results; no custom rules;
+    its other callees write no arguments)."""
+    key = (concrete(fn, kinds), tuple(kinds))
+    if key not in _splittable:
+        _splittable[key] = _recurses(key) and _keeps_numbers(*key) and all(
+            _recurses(callee) or not writes_arguments(*callee) for callee in _callees(*key))
+    return _splittable[key]
+
+
+def _recurses(start):
+    seen, todo = set(), [start]
+    while todo:
+        for callee in _callees(*todo.pop()):
+            if callee == start:
+                return True
+            if callee not in seen:
+                seen.add(callee)
+                todo.append(callee)
+    return False
+
+
+def _keeps_numbers(fn, kinds):
+    types = types_of(fn, kinds)
+    core = types.core
+    if not all(isinstance(types.of(o), str) for o in core.outputs):
+        return False
+    for var, kind in types.env.items():
+        if isinstance(kind, K.Array) and (var not in core.params or kind.dtype not in ("float64", "int64")):
+            return False
+        if not (kind in K.SCALARS or isinstance(kind, K.Array)):
+            return False
+    for stmt in walk(core.body):
+        if isinstance(stmt, ast.Assign) and op_kind(stmt.value) == "custom":
+            return False
+        if isinstance(stmt, ast.Assign) and is_write(stmt):
+            target = stmt.targets[0]
+            if not (is_element_index(target.slice) and
+                    index_length(target.slice) == types.env[target.value.id].ndim):
+                return False
+    return True
+
+
 # "cotangents": a VJP called by other reverse code, which has the primal results already and
 # takes only the arguments' cotangents; "consuming": one whose caller passes arrays for the
 # array results' adjoints and reads them no more, so it may use them as its own
@@ -266,6 +323,10 @@ class Program:
         fn = self._as_is(fn, kinds) if mode == "primal" and self.final else None
         fn = fn or concrete(origin, kinds)
         key = (fn, tuple(kinds), mode, mask)
+        if mode in ("fwd", "bwd") and key not in self.names:      # one generation makes both
+            for half in ("fwd", "bwd"):
+                self.names[(fn, tuple(kinds), half, mask)] = self.unique(f"{core_of(fn).name}_{half}")
+            self.pending.append((fn, tuple(kinds), "fwd", mask))
         if key not in self.names:
             base = core_of(fn).name
             self.names[key] = self.unique(base if mode == "primal" else f"{base}_{SUFFIXES.get(mode, mode)}")
@@ -295,6 +356,13 @@ class Program:
         return None
 
     writes_arguments = staticmethod(writes_arguments)
+
+    def splits(self, fn, kinds):
+        """Whether a reverse sweep calls ``fn``'s split halves (code that runs as it is only)."""
+        if self.final and splittable(fn, kinds):
+            self.used_final_forms = True
+            return True
+        return False
 
     def _shapes_for_zeros(self, fn_def, naming):
         """Where an array a helper returns is read only for its shape (``np.zeros_like(a)``, an
@@ -367,7 +435,7 @@ class Program:
         while self.pending:
             key = self.pending.pop(0)
             self._current = self.names[key]
-            self.functions.append(self.generate(key))
+            self.functions += self.generate(key)
         self._current = None
         roots = self.roots | {n.id for f in self.extra for n in ast.walk(f) if isinstance(n, ast.Name)}
         return _still_called(self.functions, roots) + self.extra
@@ -408,14 +476,23 @@ class Program:
             if mode in ("jvp", "jvps"):
                 fn_def = Forward(core, types, active, mask, self, naming, vector=mode == "jvps").function(fn_name)
             else:
-                plan = tape.plan(core, types, active)
+                # a split forward half leaves the arrays it writes as the backward half finds them
+                plan = tape.plan(core, types, active, restored=written if mode == "fwd" else ())
                 multiple = tape.multiply_assigned(core)
                 accumulated = [] if mode in ("vjp", "grads") else \
                     [core.params[k] for k in self.accumulated_adjoints(fn, kinds, mask)]
                 reverse = Reverse(core, types, plan, mask, self, naming, multiple, accumulated,
-                                  consuming=mode == "consuming")
-                fn_def = reverse.function(fn_name, values=mode == "vjp")
-                fn_def.sd_tapes = dict(reverse.tapes.values())     # array name -> position name
+                                  consuming=mode == "consuming", split=mode == "fwd")
+                halves = reverse.split_functions(fn_name, self.names[(fn, kinds, "bwd", mask)]) \
+                    if mode == "fwd" else [reverse.function(fn_name, values=mode == "vjp")]
+                for half in halves:
+                    half.sd_tapes = dict(reverse.tapes.values())     # array name -> position name
+                return [self._finish(half, key, core, types, naming) for half in halves]
+        return [self._finish(fn_def, key, core, types, naming)]
+
+    def _finish(self, fn_def, key, core, types, naming):
+        """The passes over a generated function: folding, dead code, loop order."""
+        mode = key[2]
         fn_def.sd_core = core       # for backends that rewrite the function (numba_cuda)
         temps = core.temps | set(naming.derived_from(core.temps))
         fold(fn_def, lambda n: n in temps)

@@ -9,23 +9,27 @@ backwards over the same indices; a ``while`` loop, or a ``for`` loop left by
 """
 import ast
 import copy
+from types import SimpleNamespace as _Sweeps
 
 from .. import kinds as K
 from ..analysis.dataflow import (assigned_names, index_atoms, index_length, is_element_index, names, op_kind,
-                                 operands, targets, walk)
+                                 operands, targets, bound_on_every_path, upward_exposed, walk)
 from ..analysis.tape import partial_reads, reads_outside, simple_while, strided_names
 from ..codegen import const, number, simplify
 from ..errors import ReverseThroughArrays, error_at
 from ..frontend.normalize import assign, instantiate, is_breakif, name
 from .reverse_arrays import ReverseArrays, increments
 from .reverse_calls import ReverseCalls
-from .reverse_forward import ForwardSweep, range_parts, range_step, reserve_ahead, tapes_where_used, trip_count
+from .reverse_forward import (ForwardSweep, _add, range_parts, range_step, reserve_ahead, tapes_where_used,
+                              trip_count)
 from .common import add_to, aug, emit_primal, method_of, np_call, partial_template, rt_attr
 
 
 class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
-    def __init__(self, core, types, plan, mask, program, naming, multiple, accumulated=(), consuming=False):
+    def __init__(self, core, types, plan, mask, program, naming, multiple, accumulated=(), consuming=False,
+                 split=False):
         self.core, self.types, self.plan = core, types, plan
+        self.split = split       # the halves of split mode: the tapes are the caller's
         self.accumulated = list(accumulated)   # array parameters whose adjoints the caller passes
         self.active = plan.active
         self.mask, self.program, self.naming = mask, program, naming
@@ -33,6 +37,8 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         self.fresh = set()
         self.zeroed = set()      # variables whose adjoint was just reset to zero
         self.tapes = {}          # "f"/"i"/"v" (views) -> (array name, position name)
+        if split:                # the halves pass on one float and one integer tape
+            self.shared_tapes()
         self.refs = {}           # array variable -> [(list name, variable, or SHAPE)]
         self.dynamic = 0         # how many tape reservations inside loops were emitted
         self.deps = {r: self._deps(r) for r in plan.recompute}
@@ -196,7 +202,15 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
                         args=[name(array), name(restore or pos), view], keywords=[])
         return assign(restore or pos, call)
 
+    def shared_tapes(self):
+        """The tapes a split call pushes onto and pops from: [float tape, its position, integer
+        tape, its position]."""
+        return [n for kind in ("float", "int") for n in self.tape_for(kind)]
+
     def view_tape(self, dtype):
+        if self.split:          # one stack a tape: elements go on the tape of their kind
+            self.dynamic += 1
+            return self.tape_for("float" if dtype == "float64" else "int")
         key = "v" if dtype == "float64" else f"v_{dtype}"
         if key not in self.tapes:
             suffix = "" if key == "v" else f"_{dtype}"
@@ -245,9 +259,52 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
     # ------------------------------------------------------------ the function
     def function(self, fn_name, values=True):
         """The VJP: the primal results (where ``values``) and then the cotangents of the arguments."""
+        sweeps = self._sweeps(values)
+        stmts = sweeps.prologue + sweeps.forward + sweeps.captured + sweeps.backward + [
+            ast.Return(value=ast.Tuple(elts=sweeps.results + sweeps.param_bars, ctx=ast.Load()))]
+        if self.program.final:      # code another transform reads defines each name on every path
+            stmts = tapes_where_used(stmts, self.tapes.values())
+        fn = self._function_def(fn_name, sweeps.params, stmts, sweeps)
+        fn.sd_values = len(sweeps.results)      # how many returned values come before the cotangents
+        return fn
+
+    def split_functions(self, fwd_name, bwd_name):
+        """The VJP in split mode, for a recursion: ``fwd(*args, *tapes)`` runs the forward sweep,
+        leaving on the caller's tapes what the backward sweep needs (the numbers it reads that
+        the forward sweep set last), and returns the results and the tapes; ``bwd(*args,
+        *out_bars, *tapes)`` runs the backward sweep and returns the cotangents and the tape
+        positions.  A caller runs the one in its forward sweep and the other in its backward
+        sweep, so each call's subtree runs forward once, where a VJP called in its backward
+        sweep would run it again at every level above."""
+        sweeps = self._sweeps(True)
+        tapes = self.shared_tapes()
+        forward_bound = {n.id for s in sweeps.prologue + sweeps.forward for n in ast.walk(s)
+                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        kept = sorted(v for v in upward_exposed(sweeps.backward) if v in forward_bound and v not in tapes)
+        for v in kept:
+            if not self.types.env.get(v) in K.SCALARS:
+                raise AssertionError(f"split mode keeps {v} of {self.core.name}, a {self.types.env.get(v)}")
+        bound = bound_on_every_path(sweeps.prologue + sweeps.forward)
+        defaults = [assign(v, const(K.zero(self.types.env[v]))) for v in kept if v not in bound]
+        pushes, counts = [], {}
+        for v in kept:
+            pushes += self.push_value(name(v), self.types.env[v])
+            _add(counts, self.tape(v)[0][1], 1)
+        pops = [s for v in reversed(kept) for s in self.pop(v)]
+        fwd_body = sweeps.prologue + defaults + sweeps.forward + self.reserve(counts) + pushes + [
+            ast.Return(value=ast.Tuple(elts=sweeps.results + [name(t) for t in tapes], ctx=ast.Load()))]
+        bwd_body = pops + sweeps.backward + [ast.Return(value=ast.Tuple(
+            elts=sweeps.param_bars + [name(t) for t in tapes[1::2]], ctx=ast.Load()))]
+        fwd = self._function_def(fwd_name, list(self.core.params) + tapes, fwd_body, sweeps)
+        bwd = self._function_def(bwd_name, sweeps.params + tapes, bwd_body, sweeps)
+        return [fwd, bwd]
+
+    def _sweeps(self, values):
+        """The pieces of a VJP: prologue, forward sweep, results, backward sweep, cotangents."""
         body = self.top
         forward, counts = self.forward_block(body, None)
-        forward = reserve_ahead(forward)
+        if not self.split:
+            forward = reserve_ahead(forward)
         outputs = self.core.outputs
         float_outputs = [o for o in outputs if K.is_float(self.types.of(o))]
         out_bars = [self.naming.unique(f"{o.id}_out_bar" if isinstance(o, ast.Name) else "_out_bar")
@@ -256,13 +313,13 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
             {s.target.id for s in ast.walk(ast.Module(body=body, type_ignores=[])) if isinstance(s, ast.For)}
         captured, results = [], []
         for o in outputs if values else ():
-            if isinstance(o, ast.Name) and (o.id in changed_in_reverse or self.is_array(o.id)):
-                keep = self.naming.unique(f"{o.id}_value")
-                value = method_of(name(o.id), "copy") if self.is_array(o.id) else name(o.id)
-                captured.append(assign(keep, value))
-                results.append(name(keep))
-            else:
+            if self.split or not (isinstance(o, ast.Name) and (o.id in changed_in_reverse or self.is_array(o.id))):
                 results.append(copy.deepcopy(o))
+                continue
+            keep = self.naming.unique(f"{o.id}_value")
+            value = method_of(name(o.id), "copy") if self.is_array(o.id) else name(o.id)
+            captured.append(assign(keep, value))
+            results.append(name(keep))
         top_locals = self.block_locals[id(body)]
         inits = [assign(self.bar(v), ast.Constant(0.0)) for v in sorted(self.active - self._nested_locals())
                  if not self.is_array(v)]
@@ -276,24 +333,24 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         param_bars = [name(self.bar(p)) if p in self.active else
                       np_call("zeros_like", name(p)) if self.is_array(p) else ast.Constant(0.0)
                       for p, m in zip(self.core.params, self.mask) if m and p not in self.accumulated]
-        ret = ast.Return(value=ast.Tuple(elts=results + param_bars, ctx=ast.Load()))
-        prologue = self.prologue(counts)
-        stmts = prologue + forward + captured + inits + seeds + backward + [ret]
-        if self.program.final:      # code another transform reads defines each name on every path
-            stmts = tapes_where_used(stmts, self.tapes.values())
-        params = list(self.core.params) + out_bars + [self.bar(p) for p in self.accumulated]
+        return _Sweeps(prologue=self.prologue(counts), forward=forward, captured=captured, results=results,
+                       backward=inits + seeds + backward, param_bars=param_bars, float_outputs=float_outputs,
+                       out_bars=out_bars,
+                       params=list(self.core.params) + out_bars + [self.bar(p) for p in self.accumulated])
+
+    def _function_def(self, fn_name, params, stmts, sweeps):
         args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[],
                              kw_defaults=[], defaults=[])
         fn = ast.FunctionDef(name=fn_name, args=args, body=stmts, decorator_list=[], returns=None,
                              type_params=[])
         ndims = {v: self.types.env[v].ndim for v in self.types.env if self.is_array(v)}
         ndims.update({self.bar(v): ndims[v] for v in set(ndims) & self.active})
-        ndims.update({ob: ndims[o.id] for o, ob in zip(float_outputs, out_bars)
+        ndims.update({ob: ndims[o.id] for o, ob in zip(sweeps.float_outputs, sweeps.out_bars)
                       if isinstance(o, ast.Name) and o.id in ndims})
         adjoints = set(ndims) - set(self.types.env)
-        consumed = {ob for o, ob in zip(float_outputs, out_bars) if isinstance(o, ast.Name) and o.id in self.taken_over}
+        consumed = {ob for o, ob in zip(sweeps.float_outputs, sweeps.out_bars)
+                    if isinstance(o, ast.Name) and o.id in self.taken_over}
         fn.sd_aliasing = ndims, adjoints, consumed       # for loop_order.run_forwards
-        fn.sd_values = len(results)      # how many returned values come before the cotangents
         return fn
 
     def _still_held(self, body):
@@ -312,8 +369,8 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         return set().union(*(v for k, v in self.block_locals.items() if k != id(self.top)))
 
     def prologue(self, counts):
-        out = []
-        for key, (array, pos) in sorted(self.tapes.items()):
+        out = self.reserve(counts) if self.split else []
+        for key, (array, pos) in sorted(self.tapes.items()) if not self.split else ():
             args = [ast.Constant(counts.get(key, 0) if isinstance(counts.get(key, 0), int) else 0)]
             if key.startswith("v"):
                 args = [ast.Constant(0)] + ([] if key == "v" else [ast.Attribute(

@@ -42,19 +42,33 @@ class ReverseCalls:
         code.append(assign(target, ast.Call(func=name(callee), args=args, keywords=[]), stmt))
         return code + self._call_epilogue(stmt, outs, self_ref, zip(active_diff, got))
 
+    def splits(self, stmt):
+        """Whether the sweeps run the split halves of the function ``stmt`` calls (its results
+        carry derivatives): ``fwd`` in the forward sweep, ``bwd`` in the backward sweep."""
+        expr = stmt.value
+        return op_kind(expr) == "call" and bool(set(targets(stmt)) & self.active) and \
+            self.program.splits(expr.sd_func, call_args_kinds(expr, self.types))
+
+    def call_mask(self, expr):
+        return tuple(self.is_active(a) for a in expr.args)
+
     def reverse_call(self, stmt, outs):
-        """A user function's VJP, called with the arguments and the results' adjoints (joint mode)."""
+        """A user function's VJP, called with the arguments and the results' adjoints (joint
+        mode), or its backward half (split mode), which leaves the arrays it writes as they
+        were before the call."""
         expr = stmt.value
         kinds = call_args_kinds(expr, self.types)
-        mask = tuple(self.is_active(a) for a in expr.args)
-        written = self.written_arguments(stmt)
+        mask = self.call_mask(expr)
+        split = self.splits(stmt)
+        written = [] if split else self.written_arguments(stmt)
         if written and (not self.program.final or set(written) & set(outs)):
             raise self.array_error(stmt)
         self.program.used_final_forms |= bool(written)
         arrays = [o for o in outs if self.is_array(o)]
         # adjoints allocated afresh right after the call (lazy ones) are the callee's to use
         consuming = bool(arrays) and all(o in self.lazy and o not in names(expr.args) for o in arrays)
-        callee = self.program.request(expr.sd_func, kinds, "consuming" if consuming else "cotangents", mask)
+        callee = self.program.request(expr.sd_func, kinds,
+                                      "bwd" if split else "consuming" if consuming else "cotangents", mask)
         into = set(self.program.accumulated_adjoints(expr.sd_func, kinds, mask))    # it adds into these
         returned = [a for k, a in enumerate(expr.args) if mask[k] and k not in into]
         bars = [name(self.bar(o)) if o in self.active else ast.Constant(0.0)
@@ -72,9 +86,12 @@ class ReverseCalls:
         code = held + restored + code
         got = [self.naming.fresh("_b") for _ in returned]
         passed = [name(self.bar(expr.args[k].id)) for k in sorted(into)]
-        call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars + passed, keywords=[])
-        code.append(assign(ast.Tuple(elts=[name(g, ast.Store()) for g in got], ctx=ast.Store()), call, stmt)
-                    if got else ast.Expr(value=call))
+        tapes = self.shared_tapes() if split else []
+        call = ast.Call(func=name(callee), args=[copy.deepcopy(a) for a in expr.args] + bars + passed +
+                        [name(t) for t in tapes], keywords=[])
+        results = got + tapes[1::2]          # a backward half returns the tape positions too
+        code.append(assign(ast.Tuple(elts=[name(r, ast.Store()) for r in results], ctx=ast.Store()), call, stmt)
+                    if results else ast.Expr(value=call))
         self.zeroed -= {expr.args[k].id for k in into}
         code += self._restore_again(written)
         return code + self._call_epilogue(stmt, outs, self_ref, zip(returned, got))
@@ -92,7 +109,7 @@ class ReverseCalls:
         return list(dict.fromkeys(expr.args[k].id for k in sorted(positions) if isinstance(expr.args[k], ast.Name)))
 
     def save_written_arguments(self, stmt):
-        written = self.written_arguments(stmt) if self.program.final else []
+        written = self.written_arguments(stmt) if self.program.final and not self.splits(stmt) else []
         return [s for a in written for s in self.push_elements(name(a), self.types.env[a].dtype)]
 
     def _restore_again(self, written):

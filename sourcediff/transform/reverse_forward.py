@@ -72,7 +72,7 @@ class ForwardSweep:
             grow = assign(array, ast.Call(func=rt_attr("reserve"), args=[name(array), needed], keywords=[]))
             size = ast.Subscript(value=ast.Attribute(value=name(array), attr="shape", ctx=ast.Load()),
                                  slice=ast.Constant(0), ctx=ast.Load())
-            if not in_loop:
+            if not (in_loop or self.split):      # a split half's tapes grow in its callees too
                 out.append(grow)
                 continue
             # the test inline: a call per loop iteration costs more than the pushes it guards
@@ -103,6 +103,13 @@ class ForwardSweep:
     def forward_assign(self, stmt):
         """The forward sweep's copy of an assignment: the primal, or a custom rule's forward part."""
         expr = stmt.value
+        if self.splits(stmt):       # out, *tapes = fwd(*args, *tapes)
+            fwd = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "fwd", self.call_mask(expr))
+            tapes = self.shared_tapes()
+            self.dynamic += 1
+            elts = [name(t, ast.Store()) for t in targets(stmt) + tapes]
+            call = ast.Call(func=name(fwd), args=copy.deepcopy(expr.args) + [name(t) for t in tapes], keywords=[])
+            return assign(ast.Tuple(elts=elts, ctx=ast.Store()), call, stmt)
         if op_kind(expr) != "custom" or not set(targets(stmt)) & self.active:
             return emit_primal(stmt, self.types, self.program)
         custom = expr.sd_custom.custom
