@@ -130,3 +130,40 @@ def test_a_tape_used_only_in_the_general_case_is_allocated_there(backend):
     vjp = grad.source[grad.source.index("def halved_power_sum_vjp"):].split("\n\n\n")[0]
     base, general = vjp.split("    else:\n", 1)
     assert "np.empty(" not in base and "_ftape = np.empty(0)" in general, vjp
+
+
+def _swap_sum(x, order, k):
+    """Sums x[order[j]] ** 2 weighted by powers of 1/2 while moving each picked index to the front."""
+    if k == 0:
+        return 0.0
+    i = order[k - 1]
+    order[k - 1] = order[0]
+    order[0] = i
+    return x[i] * x[i] + 0.5 * _swap_sum(x, order, k - 1)
+
+
+def swap_sum(x, order):
+    return _swap_sum(x, order, order.shape[0])
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_split_calls_run_again_on_longer_tapes_with_their_arrays_written_back(backend):
+    """The first call finds the tapes too short and runs again after writing ``order`` back;
+    later calls, larger and smaller, reuse the room it remembered."""
+    grad = sd.grad(swap_sum, backend=backend)
+    rng = np.random.RandomState(3)
+    for n in (3, 40, 5, 40):
+        x = rng.rand(n)
+        order = rng.permutation(n)
+        kept = order.copy()
+        expected = central(lambda v: swap_sum(v, kept.copy()), x)
+        np.testing.assert_allclose(grad(x, order), expected, rtol=1e-6, atol=1e-9)
+        python_order = kept.copy()
+        sd.grad(swap_sum, backend="python")(x, python_order)
+        np.testing.assert_array_equal(order, python_order)
+    assert "def _swap_sum_fwd(" in grad.source, grad.source
+    a = rng.rand(25)
+    for ell in (3, 5, 4):
+        matrix = a[:ell * ell].reshape(ell, ell)
+        np.testing.assert_allclose(sd.grad(det.det, backend=backend)(a[:ell * ell].copy(), ell),
+                                   np.linalg.det(matrix) * np.linalg.inv(matrix).T.ravel(), rtol=1e-10)

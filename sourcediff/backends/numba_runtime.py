@@ -1,6 +1,8 @@
 """The runtime helpers compiled by Numba, for generated modules on the Numba backend."""
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from ..rules import runtime as _py
 
@@ -14,6 +16,7 @@ indicator = _compiled(_py.indicator)
 safe_log = _compiled(_py.safe_log)
 pos_inv = _compiled(_py.pos_inv)
 reserve = _compiled(_py.reserve)
+put = _compiled(_py.put)
 trip_count = _compiled(_py.trip_count)
 accumulate = _compiled(_py.accumulate)
 prod_partials = _compiled(_py.prod_partials)
@@ -52,3 +55,34 @@ def pop_view(tape, pos, view):
 @njit(cache=True)
 def breakpoint():
     """Compiled code cannot stop in a debugger; the Python backend stops at breakpoint()."""
+
+
+# ``recall`` and ``remember`` keep one integer a call site for as long as the compiled code
+# lives (an LLVM global of the module, so the on-disk cache keeps it working): the tape
+# room a split call needed, so that later calls reserve it before they run.
+def _site_global(builder, site):
+    name = "sourcediff_remembered_" + site.literal_value
+    gv = builder.module.globals.get(name)
+    if gv is None:
+        gv = ir.GlobalVariable(builder.module, ir.IntType(64), name)
+        gv.initializer = ir.Constant(ir.IntType(64), 0)
+        gv.linkage = "internal"
+    return gv
+
+
+@intrinsic
+def recall(typingctx, site):
+    if not isinstance(site, types.StringLiteral):
+        return None
+    return types.int64(site), lambda context, builder, sig, args: builder.load(_site_global(builder, site))
+
+
+@intrinsic
+def remember(typingctx, site, room):
+    if not isinstance(site, types.StringLiteral) or not isinstance(room, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(context.cast(builder, args[1], room, types.int64), _site_global(builder, site))
+        return context.get_dummy_value()
+    return types.none(site, room), codegen

@@ -45,6 +45,26 @@ def reserve(tape, needed):
     return grown
 
 
+def put(tape, pos, value):
+    """``tape[pos] = value`` where the tape has room; past its end, nothing (a split forward
+    half runs on its caller's tape without growing it: the caller sees the position pass
+    the end and runs it again on a longer tape)."""
+    if pos < tape.shape[0]:
+        tape[pos] = value
+
+
+_remembered = {}
+
+
+def recall(site):
+    """The tape room the split call at ``site`` needed when it last ran out (0 at first)."""
+    return _remembered.get(site, 0)
+
+
+def remember(site, room):
+    _remembered[site] = room
+
+
 def trip_count(start, stop, step):
     """How many times ``range(start, stop, step)`` runs."""
     if step > 0:

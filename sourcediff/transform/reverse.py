@@ -20,8 +20,7 @@ from ..errors import ReverseThroughArrays, error_at
 from ..frontend.normalize import assign, instantiate, is_breakif, name
 from .reverse_arrays import ReverseArrays, increments
 from .reverse_calls import ReverseCalls
-from .reverse_forward import (ForwardSweep, _add, range_parts, range_step, reserve_ahead, tapes_where_used,
-                              trip_count)
+from .reverse_forward import ForwardSweep, range_parts, range_step, reserve_ahead, tapes_where_used, trip_count
 from .common import add_to, aug, emit_primal, method_of, np_call, partial_template, rt_attr
 
 
@@ -41,6 +40,7 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
             self.shared_tapes()
         self.refs = {}           # array variable -> [(list name, variable, or SHAPE)]
         self.dynamic = 0         # how many tape reservations inside loops were emitted
+        self.split_sites = 0     # split calls made from joint mode (each remembers its tape room)
         self.deps = {r: self._deps(r) for r in plan.recompute}
         self.lazy = self._lazy_adjoints()
         self.block_locals = {}
@@ -111,8 +111,11 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
 
     def push_value(self, value, kind):
         array, pos = self.tape_for(kind)
-        write = ast.Subscript(value=name(array), slice=name(pos), ctx=ast.Store())
-        return [assign(write, value), aug(pos, ast.Add(), ast.Constant(1))]
+        if self.split:
+            write = ast.Expr(value=ast.Call(func=rt_attr("put"), args=[name(array), name(pos), value], keywords=[]))
+        else:
+            write = assign(ast.Subscript(value=name(array), slice=name(pos), ctx=ast.Store()), value)
+        return [write, aug(pos, ast.Add(), ast.Constant(1))]
 
     def pop(self, var):
         self.invalidate(var)
@@ -271,33 +274,61 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
     def split_functions(self, fwd_name, bwd_name):
         """The VJP in split mode, for a recursion: ``fwd(*args, *tapes)`` runs the forward sweep,
         leaving on the caller's tapes what the backward sweep needs (the numbers it reads that
-        the forward sweep set last), and returns the results and the tapes; ``bwd(*args,
+        the forward sweep set last), and returns the results and the tape positions; ``bwd(*args,
         *out_bars, *tapes)`` runs the backward sweep and returns the cotangents and the tape
         positions.  A caller runs the one in its forward sweep and the other in its backward
         sweep, so each call's subtree runs forward once, where a VJP called in its backward
         sweep would run it again at every level above."""
         sweeps = self._sweeps(True)
         tapes = self.shared_tapes()
-        forward_bound = {n.id for s in sweeps.prologue + sweeps.forward for n in ast.walk(s)
-                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-        kept = sorted(v for v in upward_exposed(sweeps.backward) if v in forward_bound and v not in tapes)
-        for v in kept:
-            if not self.types.env.get(v) in K.SCALARS:
-                raise AssertionError(f"split mode keeps {v} of {self.core.name}, a {self.types.env.get(v)}")
-        bound = bound_on_every_path(sweeps.prologue + sweeps.forward)
-        defaults = [assign(v, const(K.zero(self.types.env[v]))) for v in kept if v not in bound]
-        pushes, counts = [], {}
-        for v in kept:
-            pushes += self.push_value(name(v), self.types.env[v])
-            _add(counts, self.tape(v)[0][1], 1)
-        pops = [s for v in reversed(kept) for s in self.pop(v)]
-        fwd_body = sweeps.prologue + defaults + sweeps.forward + self.reserve(counts) + pushes + [
-            ast.Return(value=ast.Tuple(elts=sweeps.results + [name(t) for t in tapes], ctx=ast.Load()))]
-        bwd_body = pops + sweeps.backward + [ast.Return(value=ast.Tuple(
+        forward, backward = sweeps.prologue + sweeps.forward, list(sweeps.backward)
+        fixed = set(self.core.params) - assigned_names(self.core.body)
+        groups = [(f, b, kept, bound_on_every_path(forward if f is forward else forward[:-1] + f))
+                  for f, b, kept in self._handed_over(forward, backward)]
+        defaults = []
+        for forward_block, backward_block, kept, bound in groups:
+            defaults += [assign(v, const(K.zero(self.types.env[v]))) for v in kept if v not in bound]
+            # what the parameters give again (a base case's test) the backward half computes
+            again = {v: stmt for v, stmt in self.plan.recompute.items()
+                     if v in kept and set(names(operands(stmt.value))) <= fixed}
+            forward_block += [s for v in kept if v not in again for s in self.push_value(name(v), self.types.env[v])]
+            backward_block[:0] = [s for v in reversed(kept) if v not in again for s in self.pop(v)] + \
+                [emit_primal(again[v], self.types, self.program) for v in kept if v in again]
+        fwd_body = sweeps.prologue + defaults + forward[len(sweeps.prologue):] + [
+            ast.Return(value=ast.Tuple(elts=sweeps.results + [name(t) for t in tapes[1::2]], ctx=ast.Load()))]
+        bwd_body = backward + [ast.Return(value=ast.Tuple(
             elts=sweeps.param_bars + [name(t) for t in tapes[1::2]], ctx=ast.Load()))]
         fwd = self._function_def(fwd_name, list(self.core.params) + tapes, fwd_body, sweeps)
         bwd = self._function_def(bwd_name, sweeps.params + tapes, bwd_body, sweeps)
         return [fwd, bwd]
+
+    def _handed_over(self, forward, backward):
+        """(forward block, backward block, names): the numbers the backward half reads that the
+        forward half set, to push at the end of the forward block and pop at the start of the
+        backward one.  Where the forward sweep ends in ``if t:`` (a recursion's base case and
+        general case), each branch hands over what the backward sweep of that branch reads."""
+        tapes = self.shared_tapes()
+        bound = {n.id for s in forward for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+        def read(stmts):
+            return {v for v in upward_exposed(stmts) if v in bound and v not in tapes}
+        handed = read(backward)
+        for v in handed:
+            if self.types.env.get(v) not in K.SCALARS:
+                raise AssertionError(f"split mode hands over {v} of {self.core.name}, a {self.types.env.get(v)}")
+        last = forward[-1] if forward and isinstance(forward[-1], ast.If) else None
+        k = next((k for k, s in enumerate(backward) if last and isinstance(s, ast.If) and
+                  ast.dump(s.test) == ast.dump(last.test)), None)
+        if k is None:
+            return [(forward, backward, sorted(handed))]
+        branches = backward[k]
+        outside = read(backward[:k] + [ast.If(test=branches.test, body=[ast.Pass()], orelse=[])] + backward[k + 1:])
+        before = {n.id for s in backward[:k] for n in ast.walk(s) if isinstance(n, ast.Name) and
+                  isinstance(n.ctx, ast.Store)}
+        body = sorted(handed & read(branches.body) - outside - before)
+        orelse = sorted(handed & read(branches.orelse) - outside - before)
+        return [(forward, backward, sorted(handed - set(body) - set(orelse))),
+                (last.body, branches.body, body), (last.orelse, branches.orelse, orelse)]
 
     def _sweeps(self, values):
         """The pieces of a VJP: prologue, forward sweep, results, backward sweep, cotangents."""

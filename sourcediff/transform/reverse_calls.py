@@ -60,7 +60,7 @@ class ReverseCalls:
         kinds = call_args_kinds(expr, self.types)
         mask = self.call_mask(expr)
         split = self.splits(stmt)
-        written = [] if split else self.written_arguments(stmt)
+        written = [] if split and self.split else self.written_arguments(stmt)
         if written and (not self.program.final or set(written) & set(outs)):
             raise self.array_error(stmt)
         self.program.used_final_forms |= bool(written)
@@ -83,7 +83,7 @@ class ReverseCalls:
         for a in written:
             self.invalidate(a)
         self_ref, code = self._call_prologue(stmt, outs, set(names(expr.args)))
-        code = held + restored + code
+        code = held + ([] if split else restored) + code
         got = [self.naming.fresh("_b") for _ in returned]
         passed = [name(self.bar(expr.args[k].id)) for k in sorted(into)]
         tapes = self.shared_tapes() if split else []
@@ -93,7 +93,8 @@ class ReverseCalls:
         code.append(assign(ast.Tuple(elts=[name(r, ast.Store()) for r in results], ctx=ast.Store()), call, stmt)
                     if results else ast.Expr(value=call))
         self.zeroed -= {expr.args[k].id for k in into}
-        code += self._restore_again(written)
+        # a backward half leaves the arrays as they were: its caller drops what it saved of them
+        code += restored if split else self._restore_again(written)
         return code + self._call_epilogue(stmt, outs, self_ref, zip(returned, got))
 
     def written_arguments(self, stmt):
@@ -109,7 +110,7 @@ class ReverseCalls:
         return list(dict.fromkeys(expr.args[k].id for k in sorted(positions) if isinstance(expr.args[k], ast.Name)))
 
     def save_written_arguments(self, stmt):
-        written = self.written_arguments(stmt) if self.program.final and not self.splits(stmt) else []
+        written = self.written_arguments(stmt) if self.program.final else []
         return [s for a in written for s in self.push_elements(name(a), self.types.env[a].dtype)]
 
     def _restore_again(self, written):

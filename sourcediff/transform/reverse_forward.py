@@ -35,8 +35,11 @@ class ForwardSweep:
                     out += self.push_write(stmt)
                     if self.is_element(stmt.targets[0]):
                         _add(counts, self.tape_for(self.types.env[stmt.targets[0].value.id].element)[0][1], 1)
-                out += self.save_written_arguments(stmt)
-                out.append(self.forward_assign(stmt))
+                if self.splits(stmt):
+                    out += self.forward_split_call(stmt)
+                else:
+                    out += self.save_written_arguments(stmt)
+                    out.append(self.forward_assign(stmt))
                 out += self.shadows(stmt)
             elif isinstance(stmt, ast.If):
                 body, c1 = self.forward_block(stmt.body, loop_assigned)
@@ -64,15 +67,18 @@ class ForwardSweep:
         return out, counts
 
     def reserve(self, counts, in_loop=True):
-        """Statements making room on the tapes for ``counts`` more pushes."""
+        """Statements making room on the tapes for ``counts`` more pushes (none in a split
+        half, whose caller makes the room)."""
         out = []
+        if self.split:
+            return out
         for key, n in sorted(counts.items()):
             array, pos = self.tapes[key]
             needed = simplify(ast.BinOp(name(pos), ast.Add(), _expr(n)))
             grow = assign(array, ast.Call(func=rt_attr("reserve"), args=[name(array), needed], keywords=[]))
             size = ast.Subscript(value=ast.Attribute(value=name(array), attr="shape", ctx=ast.Load()),
                                  slice=ast.Constant(0), ctx=ast.Load())
-            if not (in_loop or self.split):      # a split half's tapes grow in its callees too
+            if not in_loop:
                 out.append(grow)
                 continue
             # the test inline: a call per loop iteration costs more than the pushes it guards
@@ -103,13 +109,6 @@ class ForwardSweep:
     def forward_assign(self, stmt):
         """The forward sweep's copy of an assignment: the primal, or a custom rule's forward part."""
         expr = stmt.value
-        if self.splits(stmt):       # out, *tapes = fwd(*args, *tapes)
-            fwd = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "fwd", self.call_mask(expr))
-            tapes = self.shared_tapes()
-            self.dynamic += 1
-            elts = [name(t, ast.Store()) for t in targets(stmt) + tapes]
-            call = ast.Call(func=name(fwd), args=copy.deepcopy(expr.args) + [name(t) for t in tapes], keywords=[])
-            return assign(ast.Tuple(elts=elts, ctx=ast.Store()), call, stmt)
         if op_kind(expr) != "custom" or not set(targets(stmt)) & self.active:
             return emit_primal(stmt, self.types, self.program)
         custom = expr.sd_custom.custom
@@ -126,6 +125,48 @@ class ForwardSweep:
         elts = [name(o, ast.Store()) for o in outs] + [name("_", ast.Store()) for _ in outs]
         return assign(ast.Tuple(elts=elts, ctx=ast.Store()), ast.Call(func=name(callee), args=args, keywords=[]),
                       stmt)
+
+    def forward_split_call(self, stmt):
+        """``out, *positions = fwd(*args, *tapes)``.  A split half never grows the tapes; where
+        they ran out, the caller (in joint mode) grows them and runs the call again, having
+        written back the arrays it changes, and remembers the room for the next time."""
+        expr = stmt.value
+        fwd = self.program.request(expr.sd_func, call_args_kinds(expr, self.types), "fwd", self.call_mask(expr))
+        tapes = self.shared_tapes()
+        positions = tapes[1::2]
+        elts = [name(t, ast.Store()) for t in targets(stmt) + positions]
+        call = assign(ast.Tuple(elts=elts, ctx=ast.Store()),
+                      ast.Call(func=name(fwd), args=copy.deepcopy(expr.args) + [name(t) for t in tapes], keywords=[]),
+                      stmt)
+        if self.split:
+            return [call]
+        self.dynamic += 1
+        starts = [self.naming.fresh("_s") for _ in positions]
+        self.split_sites += 1
+        sites = [ast.Constant(f"{self.core.name}_{self.split_sites}{tape}") for tape in tapes[::2]]
+        written = self.written_arguments(stmt)
+        views = {}          # view tape position before the saves -> the arrays saved from there
+        for a in written:
+            views.setdefault(self.view_tape(self.types.env[a].dtype)[1], []).append(a)
+        saved = [assign(self.naming.fresh("_q"), name(pos)) for pos in views]
+        out = saved + self.save_written_arguments(stmt) + [assign(s, name(p)) for s, p in zip(starts, positions)]
+        for tape, pos, site in zip(tapes[::2], positions, sites):
+            room = ast.BinOp(name(pos), ast.Add(), ast.Call(func=rt_attr("recall"), args=[site], keywords=[]))
+            out.append(assign(tape, ast.Call(func=rt_attr("reserve"), args=[name(tape), room], keywords=[])))
+        out.append(call)
+        again = [ast.Expr(value=ast.Call(func=rt_attr("remember"), args=[copy.deepcopy(site), ast.BinOp(
+            name(pos), ast.Sub(), name(start))], keywords=[])) for site, pos, start in zip(sites, positions, starts)]
+        for (pos, arrays), q in zip(views.items(), saved):
+            at = q.targets[0].id
+            again += [self.pop_elements(name(a), self.types.env[a].dtype, restore=at) for a in arrays]
+        again += [assign(tape, ast.Call(func=rt_attr("reserve"), args=[name(tape), name(pos)], keywords=[]))
+                  for tape, pos in zip(tapes[::2], positions)]
+        again += [assign(p, name(s)) for p, s in zip(positions, starts)] + [copy.deepcopy(call)]
+        short = [ast.Compare(left=name(pos), ops=[ast.Gt()], comparators=[ast.Subscript(
+            value=ast.Attribute(value=name(tape), attr="shape", ctx=ast.Load()), slice=ast.Constant(0), ctx=ast.Load())])
+            for tape, pos in zip(tapes[::2], positions)]
+        out.append(ast.If(test=ast.BoolOp(op=ast.Or(), values=short), body=again, orelse=[]))
+        return out
 
     def _loop_pushes(self, stmt, counts):
         out = []
