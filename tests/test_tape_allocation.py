@@ -167,3 +167,18 @@ def test_split_calls_run_again_on_longer_tapes_with_their_arrays_written_back(ba
         matrix = a[:ell * ell].reshape(ell, ell)
         np.testing.assert_allclose(sd.grad(det.det, backend=backend)(a[:ell * ell].copy(), ell),
                                    np.linalg.det(matrix) * np.linalg.inv(matrix).T.ravel(), rtol=1e-10)
+
+
+def test_long_tapes_of_split_calls_are_kept_for_the_next_call(monkeypatch):
+    """Fresh pages cost the operating system a clearing each; a long tape is kept instead."""
+    monkeypatch.setattr(runtime, "LARGE_TAPE", 8)
+    monkeypatch.setattr(runtime, "_kept", {})
+    grad = sd.grad(det.det, backend="python")
+    a = np.arange(16.0) ** 0.5
+    first = grad(a, 4)
+    kept = dict(runtime._kept)
+    assert set(kept) == {"det_ftape", "det_itape"}, kept
+    np.testing.assert_allclose(grad(a, 4), first, rtol=1e-14)
+    assert all(runtime._kept[key] is tape for key, tape in kept.items())
+    matrix = a.reshape(4, 4)
+    np.testing.assert_allclose(first, np.linalg.det(matrix) * np.linalg.inv(matrix).T.ravel(), rtol=1e-10)

@@ -1,7 +1,7 @@
 """The runtime helpers compiled by Numba, for generated modules on the Numba backend."""
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, objmode, types
 from numba.extending import intrinsic
 
 from ..rules import runtime as _py
@@ -17,6 +17,30 @@ safe_log = _compiled(_py.safe_log)
 pos_inv = _compiled(_py.pos_inv)
 reserve = _compiled(_py.reserve)
 put = _compiled(_py.put)
+
+
+def _with_kept_tapes(tape_type):
+    """``room`` and ``keep`` for tapes of one type: the kept tapes live in Python."""
+    @_compiled
+    def room(tape, pos, needed, key):
+        if needed <= tape.shape[0]:
+            return tape
+        if needed < _py.LARGE_TAPE:
+            return reserve(tape, needed)
+        with objmode(kept=tape_type):
+            kept = _py._kept_tape(tape, pos, needed, key)
+        return kept
+
+    @_compiled
+    def keep(tape, key):
+        if tape.shape[0] >= _py.LARGE_TAPE:
+            with objmode():
+                _py.keep(tape, key)
+    return room, keep
+
+
+room_float, keep_float = _with_kept_tapes(types.float64[::1])
+room_int, keep_int = _with_kept_tapes(types.int64[::1])
 trip_count = _compiled(_py.trip_count)
 accumulate = _compiled(_py.accumulate)
 prod_partials = _compiled(_py.prod_partials)

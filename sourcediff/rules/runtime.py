@@ -54,6 +54,37 @@ def put(tape, pos, value):
 
 
 _remembered = {}
+_kept = {}
+LARGE_TAPE = 1 << 20        # entries: tapes this long are kept for the next call
+
+
+def room(tape, pos, needed, key):
+    """``tape`` with room for ``needed`` entries, its first ``pos`` kept: itself, or a longer
+    one; a long one is the tape kept under ``key`` (see ``keep``) where that is long enough,
+    which saves the operating system clearing fresh pages on every call."""
+    if needed <= tape.shape[0]:
+        return tape
+    if needed < LARGE_TAPE:
+        return reserve(tape, needed)
+    return _kept_tape(tape, pos, needed, key)
+
+
+def _kept_tape(tape, pos, needed, key):
+    kept = _kept.pop(key, None)
+    if kept is None or kept.shape[0] < needed or kept.dtype != tape.dtype:
+        kept = np.empty(max(needed, 2 * tape.shape[0]), tape.dtype)
+    kept[:pos] = tape[:pos]
+    return kept
+
+
+def keep(tape, key):
+    """Hold a long ``tape`` for the next ``room`` under ``key`` (one tape a key)."""
+    if tape.shape[0] >= LARGE_TAPE:
+        _kept[key] = tape
+
+
+room_float = room_int = room         # one a tape type where Numba compiles them
+keep_float = keep_int = keep
 
 
 def recall(site):

@@ -180,7 +180,7 @@ def _recurses(start):
 def _keeps_numbers(fn, kinds):
     types = types_of(fn, kinds)
     core = types.core
-    if not all(isinstance(types.of(o), str) for o in core.outputs):
+    if not all(types.of(o) in K.SCALARS for o in core.outputs):
         return False
     for var, kind in types.env.items():
         if isinstance(kind, K.Array) and (var not in core.params or kind.dtype not in ("float64", "int64")):

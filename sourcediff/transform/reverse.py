@@ -41,6 +41,7 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         self.refs = {}           # array variable -> [(list name, variable, or SHAPE)]
         self.dynamic = 0         # how many tape reservations inside loops were emitted
         self.split_sites = 0     # split calls made from joint mode (each remembers its tape room)
+        self.kept_tapes = set()  # (tape, kind, key) of the tapes those calls may make long
         self.deps = {r: self._deps(r) for r in plan.recompute}
         self.lazy = self._lazy_adjoints()
         self.block_locals = {}
@@ -212,7 +213,6 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
 
     def view_tape(self, dtype):
         if self.split:          # one stack a tape: elements go on the tape of their kind
-            self.dynamic += 1
             return self.tape_for("float" if dtype == "float64" else "int")
         key = "v" if dtype == "float64" else f"v_{dtype}"
         if key not in self.tapes:
@@ -263,7 +263,9 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
     def function(self, fn_name, values=True):
         """The VJP: the primal results (where ``values``) and then the cotangents of the arguments."""
         sweeps = self._sweeps(values)
-        stmts = sweeps.prologue + sweeps.forward + sweeps.captured + sweeps.backward + [
+        keep = [ast.Expr(value=ast.Call(func=rt_attr(f"keep_{kind}"), args=[name(tape), ast.Constant(key)],
+                                        keywords=[])) for tape, kind, key in sorted(self.kept_tapes)]
+        stmts = sweeps.prologue + sweeps.forward + sweeps.captured + sweeps.backward + keep + [
             ast.Return(value=ast.Tuple(elts=sweeps.results + sweeps.param_bars, ctx=ast.Load()))]
         if self.program.final:      # code another transform reads defines each name on every path
             stmts = tapes_where_used(stmts, self.tapes.values())
@@ -400,7 +402,7 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         return set().union(*(v for k, v in self.block_locals.items() if k != id(self.top)))
 
     def prologue(self, counts):
-        out = self.reserve(counts) if self.split else []
+        out = []
         for key, (array, pos) in sorted(self.tapes.items()) if not self.split else ():
             args = [ast.Constant(counts.get(key, 0) if isinstance(counts.get(key, 0), int) else 0)]
             if key.startswith("v"):

@@ -141,26 +141,31 @@ class ForwardSweep:
         if self.split:
             return [call]
         self.dynamic += 1
-        starts = [self.naming.fresh("_s") for _ in positions]
         self.split_sites += 1
+        starts = [self.naming.fresh("_s") for _ in positions]
         sites = [ast.Constant(f"{self.core.name}_{self.split_sites}{tape}") for tape in tapes[::2]]
-        written = self.written_arguments(stmt)
+        kept = [(tape, kind, f"{self.core.name}{tape}") for tape, kind in zip(tapes[::2], ("float", "int"))]
+        self.kept_tapes |= set(kept)
+
+        def room(k, start, needed):        # tape k with room for ``needed`` entries, ``start`` of them kept
+            tape, kind, key = kept[k]
+            return assign(tape, ast.Call(func=rt_attr(f"room_{kind}"), args=[name(tape), start, needed,
+                                                                              ast.Constant(key)], keywords=[]))
         views = {}          # view tape position before the saves -> the arrays saved from there
-        for a in written:
+        for a in self.written_arguments(stmt):
             views.setdefault(self.view_tape(self.types.env[a].dtype)[1], []).append(a)
         saved = [assign(self.naming.fresh("_q"), name(pos)) for pos in views]
         out = saved + self.save_written_arguments(stmt) + [assign(s, name(p)) for s, p in zip(starts, positions)]
-        for tape, pos, site in zip(tapes[::2], positions, sites):
-            room = ast.BinOp(name(pos), ast.Add(), ast.Call(func=rt_attr("recall"), args=[site], keywords=[]))
-            out.append(assign(tape, ast.Call(func=rt_attr("reserve"), args=[name(tape), room], keywords=[])))
+        out += [room(k, name(pos), ast.BinOp(name(pos), ast.Add(), ast.Call(func=rt_attr("recall"), args=[site],
+                                                                             keywords=[])))
+                for k, (pos, site) in enumerate(zip(positions, sites))]
         out.append(call)
         again = [ast.Expr(value=ast.Call(func=rt_attr("remember"), args=[copy.deepcopy(site), ast.BinOp(
             name(pos), ast.Sub(), name(start))], keywords=[])) for site, pos, start in zip(sites, positions, starts)]
         for (pos, arrays), q in zip(views.items(), saved):
             at = q.targets[0].id
             again += [self.pop_elements(name(a), self.types.env[a].dtype, restore=at) for a in arrays]
-        again += [assign(tape, ast.Call(func=rt_attr("reserve"), args=[name(tape), name(pos)], keywords=[]))
-                  for tape, pos in zip(tapes[::2], positions)]
+        again += [room(k, name(start), name(pos)) for k, (pos, start) in enumerate(zip(positions, starts))]
         again += [assign(p, name(s)) for p, s in zip(positions, starts)] + [copy.deepcopy(call)]
         short = [ast.Compare(left=name(pos), ops=[ast.Gt()], comparators=[ast.Subscript(
             value=ast.Attribute(value=name(tape), attr="shape", ctx=ast.Load()), slice=ast.Constant(0), ctx=ast.Load())])
