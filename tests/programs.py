@@ -294,6 +294,46 @@ def recursive_tree(x, n):
     return _tree(x, n)
 
 
+def _even_terms(x, n):
+    if n == 0:
+        return 0.0
+    return math.sin(x * n) + _odd_terms(x, n - 1)
+
+
+def _odd_terms(x, n):
+    if n == 0:
+        return 1.0
+    return math.cos(x + n) * _even_terms(x, n - 1)
+
+
+def mutual_recursion(x, n):
+    """Two functions calling each other."""
+    return _even_terms(x, n) + x * _odd_terms(x, n - 1)
+
+
+def recursion_in_a_loop(x, n):
+    """A recursion called from a loop of its caller, deeper on some iterations."""
+    total = 0.0
+    for k in range(n):
+        total += _tree(x + 0.1 * k, k % 4 + 2)
+    return total
+
+
+def _then_loop(x, n):
+    if n == 0:
+        return x
+    y = _then_loop(x * 0.8, n - 1)
+    s = 0.0
+    for i in range(3):
+        s = s + math.sin(y + i) * x
+    return s
+
+
+def recursion_then_loop(x, n):
+    """A loop that overwrites its sum after the recursive call (the forward sweep ends in a loop)."""
+    return _then_loop(x, n)
+
+
 # ====================================================================== early returns
 
 def early_return_loop(x):
@@ -611,6 +651,9 @@ CASES = [
     Case(helper_loop_chain, [(0.5, 6), (1.4, 3)], (0,)),
     Case(recursive_power, [(1.1, 7), (-0.8, 4)], (0,)),
     Case(recursive_tree, [(0.6, 7), (1.3, 5)], (0,)),
+    Case(mutual_recursion, [(0.6, 7), (1.3, 4)], (0,)),
+    Case(recursion_in_a_loop, [(0.6, 5), (-0.4, 3)], (0,)),
+    Case(recursion_then_loop, [(0.6, 4), (1.3, 2)], (0,)),
     Case(early_return_loop, [(0.7,), (0.1,)], (0,)),
     Case(early_return_top, [(-1.5, 2.0), (1.2, 4.0), (0.8, 1.3)], (0, 1)),
     Case(early_return_nested, [(0.3, 0.2), (0.01, 0.002)], (0, 1)),
@@ -654,4 +697,5 @@ VECTOR_CASES = [
 HESSIAN_CASES = [c for c in CASES if c.fn in (
     nested_grid, piecewise, helper_tuple, math_zoo, kinks, pow_mix, range_wide_step,
     for_continue, range_negative_step, int_float_arith,
-    euler_pendulum, rk4, while_break, horner, recursive_power, early_return_top, augmented)]
+    euler_pendulum, rk4, while_break, horner, recursive_power, mutual_recursion, early_return_top,
+    augmented)]

@@ -81,27 +81,36 @@ def types_of(fn, kinds):
             raise error_at(core.source.node, core.source,
                            f"{core.name} takes {len(core.params)} arguments, got {len(kinds)}")
         _guess[key] = None
+        _guesses_read.append(set())
         try:
             for _ in range(8):
                 types = Types(core, kinds, _callee_result)
                 if types.result == _guess[key]:
                     break
                 _guess[key] = types.result
+            updated = in_place_updates(core, lambda n: getattr(types.env.get(n), "ndim", None))
+            if updated is not None:
+                types = Types(updated, kinds, _callee_result)
         finally:
             del _guess[key]
+            read = _guesses_read.pop() - {key}
         if types.result is None:
             raise error_at(core.source.node, core.source,
                            f"cannot determine what {core.name} returns (a recursion without a base case?)")
-        updated = in_place_updates(core, lambda n: getattr(types.env.get(n), "ndim", None))
-        if updated is not None:
-            types = Types(updated, kinds, _callee_result)
-        _types[key] = types
+        if read:        # typed with a caller's result still a guess (mutual recursion): typed again later
+            _guesses_read[-1] |= read
+        else:
+            _types[key] = types
         return types
+
+
+_guesses_read = [set()]     # a stack: the guessed results each types_of in progress has read
 
 
 def _callee_result(fn, kinds, stmt):
     fn = concrete(fn, kinds)
     if (fn, kinds) in _guess:
+        _guesses_read[-1].add((fn, kinds))
         return _guess[(fn, kinds)]
     return types_of(fn, kinds).result
 
