@@ -334,6 +334,42 @@ def recursion_then_loop(x, n):
     return _then_loop(x, n)
 
 
+def _halving(x, n):
+    if n == 0:
+        return x
+    k = 0
+    while x > 0.5:
+        x = x * 0.7
+        k += 1
+        if k > 20:
+            break
+    return math.sin(x) * _halving(x + 1.0, n - 1) + k * x
+
+
+def recursion_with_while(x, n):
+    """A parameter rebound in a while loop with a break, in the general case."""
+    return _halving(x, n)
+
+
+def _weighted_picks(x, w, idx, n):
+    if n == 0:
+        return 0.0
+    big = w[idx[n - 1]] > 0.3
+    t = w[idx[n - 1]] * x
+    if big:
+        t = t * t
+    return t + 0.9 * _weighted_picks(x, w, idx, n - 1)
+
+
+def recursion_over_indices(x, w, idx):
+    """Reads a float array through an index array, with a bool local."""
+    return _weighted_picks(x, w, idx, idx.shape[0])
+
+
+PICKS = np.array([2, 0, 3, 1, 2, 2])
+PICKED = np.array([0.2, 0.5, 0.9, 0.1])
+
+
 # ====================================================================== early returns
 
 def early_return_loop(x):
@@ -654,6 +690,8 @@ CASES = [
     Case(mutual_recursion, [(0.6, 7), (1.3, 4)], (0,)),
     Case(recursion_in_a_loop, [(0.6, 5), (-0.4, 3)], (0,)),
     Case(recursion_then_loop, [(0.6, 4), (1.3, 2)], (0,)),
+    Case(recursion_with_while, [(3.7, 4), (0.3, 3)], (0,)),
+    Case(recursion_over_indices, [(0.7, PICKED, PICKS), (-1.2, PICKED, PICKS)], (0,)),
     Case(early_return_loop, [(0.7,), (0.1,)], (0,)),
     Case(early_return_top, [(-1.5, 2.0), (1.2, 4.0), (0.8, 1.3)], (0, 1)),
     Case(early_return_nested, [(0.3, 0.2), (0.01, 0.002)], (0, 1)),

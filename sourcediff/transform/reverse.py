@@ -285,7 +285,7 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         tapes = self.shared_tapes()
         forward, backward = sweeps.prologue + sweeps.forward, list(sweeps.backward)
         fixed = set(self.core.params) - assigned_names(self.core.body)
-        groups = [(f, b, kept, bound_on_every_path(forward if f is forward else forward[:-1] + f))
+        groups = [(f, b, kept, set(self.core.params) | bound_on_every_path(forward if f is forward else forward[:-1] + f))
                   for f, b, kept in self._handed_over(forward, backward)]
         defaults = []
         for forward_block, backward_block, kept, bound in groups:
