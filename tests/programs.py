@@ -366,6 +366,35 @@ def recursion_over_indices(x, w, idx):
     return _weighted_picks(x, w, idx, idx.shape[0])
 
 
+def _early(x, n):
+    if n == 0:
+        return x
+    s = 0.0
+    for i in range(5):
+        s += math.cos(x * i)
+        if s > 2.5:
+            return s * _early(x * 0.5, n - 1)
+    return s + _early(x + 0.1, n - 1)
+
+
+def recursion_early_return(x, n):
+    """A return from inside a loop, each way into the recursion."""
+    return _early(x, n)
+
+
+def _pair(x, n):
+    if n == 0:
+        return x, 1.0
+    a, b = _pair(x * 0.8, n - 1)
+    return a * b + math.sin(x), b * 0.5 + a
+
+
+def recursion_pair_results(x, n):
+    """A recursion returning two numbers."""
+    a, b = _pair(x, n)
+    return a + 2.0 * b
+
+
 PICKS = np.array([2, 0, 3, 1, 2, 2])
 PICKED = np.array([0.2, 0.5, 0.9, 0.1])
 
@@ -691,6 +720,8 @@ CASES = [
     Case(recursion_in_a_loop, [(0.6, 5), (-0.4, 3)], (0,)),
     Case(recursion_then_loop, [(0.6, 4), (1.3, 2)], (0,)),
     Case(recursion_with_while, [(3.7, 4), (0.3, 3)], (0,)),
+    Case(recursion_early_return, [(0.3, 4), (1.9, 3)], (0,)),
+    Case(recursion_pair_results, [(0.6, 5), (-0.3, 3)], (0,)),
     Case(recursion_over_indices, [(0.7, PICKED, PICKS), (-1.2, PICKED, PICKS)], (0,)),
     Case(early_return_loop, [(0.7,), (0.1,)], (0,)),
     Case(early_return_top, [(-1.5, 2.0), (1.2, 4.0), (0.8, 1.3)], (0, 1)),
