@@ -212,8 +212,7 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         return [n for kind in ("float", "int") for n in self.tape_for(kind)]
 
     def view_tape(self, dtype):
-        if self.split:          # one stack a tape: elements go on the tape of their kind
-            return self.tape_for("float" if dtype == "float64" else "int")
+        assert not self.split, "split halves save no views (program.splittable admits element writes only)"
         key = "v" if dtype == "float64" else f"v_{dtype}"
         if key not in self.tapes:
             suffix = "" if key == "v" else f"_{dtype}"
@@ -285,8 +284,10 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         tapes = self.shared_tapes()
         forward, backward = sweeps.prologue + sweeps.forward, list(sweeps.backward)
         fixed = set(self.core.params) - assigned_names(self.core.body)
-        groups = [(f, b, kept, set(self.core.params) | bound_on_every_path(forward if f is forward else forward[:-1] + f))
-                  for f, b, kept in self._handed_over(forward, backward)]
+        groups = []
+        for f, b, kept in self._handed_over(forward, backward):
+            before_push = forward if f is forward else forward[:-1] + f
+            groups.append((f, b, kept, set(self.core.params) | bound_on_every_path(before_push)))
         defaults = []
         for forward_block, backward_block, kept, bound in groups:
             defaults += [assign(v, const(K.zero(self.types.env[v]))) for v in kept if v not in bound]

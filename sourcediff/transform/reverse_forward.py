@@ -167,9 +167,9 @@ class ForwardSweep:
             again += [self.pop_elements(name(a), self.types.env[a].dtype, restore=at) for a in arrays]
         again += [room(k, name(start), name(pos)) for k, (pos, start) in enumerate(zip(positions, starts))]
         again += [assign(p, name(s)) for p, s in zip(positions, starts)] + [copy.deepcopy(call)]
-        short = [ast.Compare(left=name(pos), ops=[ast.Gt()], comparators=[ast.Subscript(
-            value=ast.Attribute(value=name(tape), attr="shape", ctx=ast.Load()), slice=ast.Constant(0), ctx=ast.Load())])
-            for tape, pos in zip(tapes[::2], positions)]
+        length = [ast.Subscript(value=ast.Attribute(value=name(tape), attr="shape", ctx=ast.Load()),
+                                slice=ast.Constant(0), ctx=ast.Load()) for tape in tapes[::2]]
+        short = [ast.Compare(left=name(pos), ops=[ast.Gt()], comparators=[n]) for pos, n in zip(positions, length)]
         out.append(ast.If(test=ast.BoolOp(op=ast.Or(), values=short), body=again, orelse=[]))
         return out
 
