@@ -392,7 +392,7 @@ def test_a_new_grid_each_step_needs_no_element_tape():
     assert "_ftape" not in copied.source
     swapped = transform("grad", P.heat_swap, (0, 1))
     swapped(u0, 0.1, 3)
-    assert "_ftape[_fp] = v[i]" in swapped.source
+    assert "_ftape_seg[i - 1] = v[i]" in swapped.source
 
 
 def test_grids_whose_values_no_adjoint_reads_are_not_kept():

@@ -1,7 +1,8 @@
-"""Two rewrites of backward loops: those whose iterations are independent run forwards
-(``transform/loop_order.py``), and sums into new zeros become writes
-(``transform/first_writes.py``).  Which loops change, which must not, and gradients
-through both."""
+"""Rewrites of reverse-mode loops: backward loops whose iterations are independent run
+forwards (``transform/loop_order.py``), sums into new zeros become writes
+(``transform/first_writes.py``), and tapes are indexed through segments
+(``transform/tape_segments.py``).  Which loops change, which must not, and gradients
+through them."""
 import ast
 import textwrap
 
@@ -11,6 +12,7 @@ import pytest
 import sourcediff as sd
 from sourcediff.transform.first_writes import write_first_sums
 from sourcediff.transform.loop_order import run_forwards
+from sourcediff.transform.tape_segments import use_segments
 
 
 def forwards(source, ndims, adjoints=(), distinct=(), pointers=()):
@@ -177,3 +179,71 @@ def test_sums_become_writes_only_into_untouched_zeros(between, loop, write):
     out = written(source, {"x": 1, "x_bar": 1})
     assert ("x_bar[i] = g * x[i]" in out) == write, out
     assert "np.empty_like" not in out, out
+
+
+def segmented(source):
+    fn = ast.parse(textwrap.dedent(source)).body[0]
+    taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+    use_segments(fn, {"_ftape": "_fp"}, lambda stem: stem if stem not in taken else stem + "_")
+    return ast.unparse(ast.fix_missing_locations(fn))
+
+
+def run(source, *args):
+    space = {"np": np}
+    exec(source, space)
+    return space["f"](*args)
+
+
+PUSHES = """
+    def f(y, n, first, _ftape, _fp):
+        for i in range(first, n):
+            _ftape[_fp] = y[i]
+            _fp += 1
+            y[i] = y[i] * 2.0
+            _ftape[_fp] = y[i - 1]
+            _fp += 1
+        return _ftape, _fp
+    """
+
+
+@pytest.mark.parametrize("n, first", [(6, 1), (6, 0), (6, 6), (3, 5)])
+def test_pushes_in_a_loop_go_through_a_segment(n, first):
+    out = segmented(PUSHES)
+    assert "_ftape_seg = _ftape[_fp:]" in out and "_ftape_seg[2 * (i - first) + 1] = y[i - 1]" in out
+    assert "_fp += 2 * max(n - first, 0)" in out
+    y = np.linspace(0.5, 1.0, 6)
+    tape, pos = run(textwrap.dedent(PUSHES), y.copy(), n, first, np.full(16, -1.0), 3)
+    tape_seg, pos_seg = run(out, y.copy(), n, first, np.full(16, -1.0), 3)
+    np.testing.assert_array_equal(tape_seg, tape)
+    assert pos_seg == pos
+
+
+def test_reads_at_the_position_plus_the_loop_variable_go_through_a_segment():
+    source = """
+        def f(x_bar, n, _ftape, _fp):
+            _fp -= n
+            for j in range(n):
+                x_bar[j] += _ftape[_fp + j] * 2.0
+            return x_bar, _fp
+        """
+    out = segmented(source)
+    assert "x_bar[j] += _ftape_seg[j] * 2.0" in out
+    tape = np.linspace(0.0, 1.0, 9)
+    expected = run(textwrap.dedent(source), np.ones(4), 4, tape, 7)
+    got = run(out, np.ones(4), 4, tape, 7)
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert got[1] == expected[1] == 3
+
+
+@pytest.mark.parametrize("loop", [
+    "for i in range(n):\n    if y[i] > 0.0:\n        _ftape[_fp] = y[i]\n        _fp += 1",   # not every iteration
+    "for i in range(n):\n    _ftape[_fp] = y[i]\n    _fp += 1\n    if y[i] > 0.5:\n        break",  # may stop
+    "for i in range(0, n, 2):\n    _ftape[_fp] = y[i]\n    _fp += 1",                      # a step of 2
+    "for i in range(n):\n    _ftape[_fp] = y[i]\n    _fp += 1\n    n = n - 1",               # bound rebound
+    "for i in range(n):\n    _ftape[_fp] = _ftape[_fp - 1]\n    _fp += 1",                 # the tape read too
+    "for i in range(n):\n    y[i] = _ftape[_fp + i - 1]",                                   # not at i
+    "for i in range(n):\n    _ftape = _rt.reserve(_ftape, _fp + 1)\n    _ftape[_fp] = y[i]\n    _fp += 1",
+])
+def test_loops_that_move_the_position_otherwise_keep_indexing_the_tape(loop):
+    source = "def f(y, n, _ftape, _fp):\n" + textwrap.indent(loop, "    ") + "\n    return _ftape, _fp\n"
+    assert "_seg" not in segmented(source)

@@ -118,9 +118,7 @@ def _forwards(loop, pops):
     loop.iter.args = ([] if number(first) == 0 else [first]) + [stop]
     before = []
     if pops:
-        count = simplify(ast.BinOp(stop, ast.Sub(), first))
-        if number(count) is None and not _is_extent(count):
-            count = ast.Call(func=name("max"), args=[count, ast.Constant(0)], keywords=[])
+        count = trip_count(first, stop)
         offset = name(loop.target.id) if number(first) == 0 else \
             simplify(ast.BinOp(name(loop.target.id), ast.Sub(), first))
         loop.body = [s for s in loop.body if not any(s is d for d in pops.values())]
@@ -130,6 +128,16 @@ def _forwards(loop, pops):
         before = [ast.AugAssign(target=name(p, ast.Store()), op=ast.Sub(), value=copy.deepcopy(count))
                   for p in pops]
     return before
+
+
+def trip_count(first, stop):
+    """The number of iterations of ``range(first, stop)``, as an expression."""
+    count = simplify(ast.BinOp(copy.deepcopy(stop), ast.Sub(), copy.deepcopy(first)))
+    if number(count) is not None:
+        return ast.Constant(max(number(count), 0))
+    if _is_extent(count):
+        return count
+    return ast.Call(func=name("max"), args=[count, ast.Constant(0)], keywords=[])
 
 
 def _is_extent(e):

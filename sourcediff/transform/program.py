@@ -26,6 +26,7 @@ from .first_writes import write_first_sums
 from .forward import Forward
 from .loop_order import run_forwards
 from .reverse import Reverse
+from .tape_segments import use_segments
 from .vector_forward import vectorize
 
 _lock = threading.RLock()
@@ -516,4 +517,6 @@ class Program:
             ndims, adjoints, consumed = fn_def.sd_aliasing
             run_forwards(fn_def, ndims, adjoints, consumed | set(fn_def.sd_tapes), fn_def.sd_tapes.values())
             write_first_sums(fn_def, ndims)
+            if self.final:     # the CUDA lowering and the front end read tapes only as tape[pos]
+                use_segments(fn_def, fn_def.sd_tapes, naming.unique)
         return ast.fix_missing_locations(fn_def)

@@ -9,10 +9,11 @@ def f_vjp(x, n, s_out_bar):
     _fp = 0
     s = 0.0
     _ftape = _rt.reserve(_ftape, _fp + n)
+    _ftape_seg = _ftape[_fp:]
     for i in range(n):
-        _ftape[_fp] = s
-        _fp += 1
+        _ftape_seg[i] = s
         s = s * x + math.sin(x)
+    _fp += max(n, 0)
     x_bar = 0.0
     s_bar = s_out_bar
     for i in range(n - 1, -1, -1):
