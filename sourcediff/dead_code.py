@@ -206,9 +206,15 @@ def new_value(value):
         return True
     if not isinstance(value, ast.Call):
         return False
-    if np_function(value.func) in ALLOCATIONS:
-        return True
+    if np_function(value.func) in ALLOCATIONS or _runtime_function(value.func) == "zeroed":
+        return True      # the generator writes ``a = _rt.zeroed(a, shape)`` only: a, or a new array
     return isinstance(value.func, ast.Attribute) and value.func.attr == "copy" and not value.args
+
+
+def _runtime_function(func):
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "_rt":
+        return func.attr
+    return None
 
 
 def np_function(func):

@@ -183,6 +183,17 @@ def midpoint_steps(y0, a, steps):
     return np.sum(y * y)
 
 
+def changing_lengths(y0, a, steps):
+    """A new array each step, two steps long and then three: the backward sweep refills
+    the adjoint of the step after where the length is the same, and makes a new one where
+    it changes."""
+    total = 0.0
+    for k in range(steps):
+        w = np.sin(y0[:2 + (k // 2) % 2]) * a
+        total += np.sum(w * w) * (k + 1)
+    return total
+
+
 def _slope(y, a):
     """A new array from a helper, two of its elements written twice."""
     dy = np.empty(y.shape[0])
@@ -927,6 +938,7 @@ CASES = [
     Case(helper_shares_adjoints, [(A23, V3)], (0, 1)),
     Case(gradient_norm, [(A23, V3)], (0, 1)),
     Case(midpoint_steps, [(V3, 0.7, 4)], (0, 1)),
+    Case(changing_lengths, [(V3, 0.7, 6)], (0, 1)),
     Case(helper_slopes, [(V3, 0.7, 4)], (0, 1)),
     Case(power_iteration, [(POWER_A, np.array([1.0, 0.5, -0.2]), 8)], (0, 1)),
     Case(gmm_loops, [GMM_ARGS], (0, 1, 2, 3, 4)),

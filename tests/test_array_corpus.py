@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
+from sourcediff.backends import numba_runtime as _rt
 
 import array_programs as P
 from array_programs import CASES, JACOBIAN_CASES
@@ -429,6 +430,18 @@ def test_a_helpers_vjp_adds_into_its_callers_adjoints():
     assert_fd_close(g[1], fd_derivative(P.helper_shares_adjoints, (m, v), 1), value, "v")
 
 
+def test_an_adjoint_made_again_is_the_old_one_refilled_where_the_shape_repeats():
+    grad = transform("grad", P.changing_lengths, (0, 1), "numba")
+    g = grad(P.V3, 0.7, 6)
+    assert "w_bar = _rt.zeroed(w_bar, _rt.pop_ref(_w_shapes))" in grad.source
+    value = P.changing_lengths(P.V3, 0.7, 6)
+    assert_fd_close(g[0], fd_derivative(P.changing_lengths, (P.V3, 0.7, 6), 0), value, "y0")
+    assert_fd_close(g[1], fd_derivative(P.changing_lengths, (P.V3, 0.7, 6), 1), value, "a")
+    old = np.ones((2, 3))
+    assert _rt.zeroed(old, (2, 3)) is old and not old.any()
+    assert _rt.zeroed(old, (3, 3)).shape == (3, 3)
+
+
 def test_adjoints_of_new_arrays_each_step_are_allocated_in_the_backward_sweep():
     """The forward sweep keeps the shapes of k1, k2 and y, not an adjoint array per step;
     code another transform reads keeps the adjoints (its lists of shapes are no subset
@@ -436,7 +449,7 @@ def test_adjoints_of_new_arrays_each_step_are_allocated_in_the_backward_sweep():
     grad = transform("grad", P.midpoint_steps, (0, 1))
     g = grad(P.V3, 0.7, 4)
     assert "_k1_shapes = _rt.push_ref(_k1_shapes, k1.shape)" in grad.source
-    assert "k1_bar = np.zeros(_rt.pop_ref(_k1_shapes), np.float64)" in grad.source
+    assert "k1_bar = _rt.zeroed(k1_bar, _rt.pop_ref(_k1_shapes))" in grad.source
     assert "_k1_bar_refs" not in grad.source and "k1_bar = np.zeros_like(k1)" in grad.source
     readable = grad.sd_python_function(grad.kinds((P.V3, 0.7, 4)))
     assert "_k1_bar_refs" in inspect.getsource(readable.__globals__["midpoint_steps_vjp"])

@@ -1,7 +1,8 @@
 """Rewrites of reverse-mode loops: backward loops whose iterations are independent run
 forwards (``transform/loop_order.py``), sums into new zeros become writes
-(``transform/first_writes.py``), and tapes are indexed through segments
-(``transform/tape_segments.py``).  Which loops change, which must not, and gradients
+(``transform/first_writes.py``), tapes are indexed through segments
+(``transform/tape_segments.py``), and adjoints made again reuse their arrays
+(``transform/adjoint_reuse.py``).  Which loops change, which must not, and gradients
 through them."""
 import ast
 import textwrap
@@ -11,6 +12,7 @@ import pytest
 
 import sourcediff as sd
 from sourcediff.transform.first_writes import write_first_sums
+from sourcediff.transform.adjoint_reuse import reuse_adjoints
 from sourcediff.transform.loop_order import run_forwards
 from sourcediff.transform.tape_segments import use_segments
 
@@ -247,3 +249,33 @@ def test_reads_at_the_position_plus_the_loop_variable_go_through_a_segment():
 def test_loops_that_move_the_position_otherwise_keep_indexing_the_tape(loop):
     source = "def f(y, n, _ftape, _fp):\n" + textwrap.indent(loop, "    ") + "\n    return _ftape, _fp\n"
     assert "_seg" not in segmented(source)
+
+
+REMADE = """
+    def f_vjp(x, steps, x_bar, _k_shapes):
+        k_bar = np.zeros_like(x)
+        for step in range(steps - 1, -1, -1):
+            for i in range(x.shape[0]):
+                k_bar[i] = x[i] * 2.0
+            k_bar = _rt.accumulate(k_bar, x * 3.0)
+            helper_vjp(x, k_bar, x_bar)
+            x_bar[0] += np.sum(k_bar * x) + k_bar.shape[0]
+            {use}
+            k_bar = np.zeros(_rt.pop_ref(_k_shapes), np.float64)
+        return x_bar
+    """
+
+
+@pytest.mark.parametrize("use, reused", [
+    ("pass", True),
+    ("_g = k_bar", False),                              # another name holds the array
+    ("_keep = _rt.push_ref(_keep, k_bar)", False),      # a list does
+    ("y_bar = np.ravel(k_bar)", False),                 # a view of it does
+    ("k_bar = x_bar", False),                           # it is bound to an array another name holds
+])
+def test_an_adjoint_made_again_reuses_its_array_only_where_no_other_name_holds_it(use, reused):
+    fn = ast.parse(textwrap.dedent(REMADE.replace("{use}", use))).body[0]
+    reuse_adjoints(fn)
+    out = ast.unparse(fn)
+    assert ("k_bar = _rt.zeroed(k_bar, _rt.pop_ref(_k_shapes))" in out) == reused, out
+    assert ("np.zeros(_rt.pop_ref(_k_shapes), np.float64)" in out) != reused, out

@@ -49,6 +49,7 @@ one_hot = _compiled(_py.one_hot)
 ref_tape = _compiled(_py.ref_tape)
 push_ref = _compiled(_py.push_ref)
 pop_ref = _compiled(_py.pop_ref)
+zeroed = _compiled(_py.zeroed)
 
 
 # The view tape's helpers element by element: NumPy's slice copies cost more than the

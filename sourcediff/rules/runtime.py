@@ -209,3 +209,13 @@ def push_ref(tape, x):
 def pop_ref(tape):
     """The array appended last, removed from ``tape``."""
     return tape.pop()
+
+
+def zeroed(old, shape):
+    """Zeros of ``shape``: ``old`` itself, filled with them, where it has that shape (an
+    adjoint nothing else holds, made again for the binding before; no allocation a loop
+    iteration)."""
+    if old.shape != shape:
+        return np.zeros(shape, old.dtype)
+    old.fill(0)
+    return old

@@ -12,7 +12,7 @@ import ast
 from ..codegen import number, simplify
 from ..dead_code import assigned_values
 
-ZEROS = ("zeros", "zeros_like")
+ZEROS = {("np", "zeros"), ("np", "zeros_like"), ("_rt", "zeroed")}
 
 
 def write_first_sums(fn, ndims):
@@ -124,8 +124,9 @@ def _first_extent(e):
 
 
 def _zeros(value):
+    """``np.zeros(...)``, ``np.zeros_like(...)`` or ``_rt.zeroed(...)``."""
     return isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and \
-        isinstance(value.func.value, ast.Name) and value.func.value.id == "np" and value.func.attr in ZEROS
+        isinstance(value.func.value, ast.Name) and (value.func.value.id, value.func.attr) in ZEROS
 
 
 def _mentioned(nodes):

@@ -25,6 +25,7 @@ from .common import call_args_kinds, primal_function
 from .first_writes import write_first_sums
 from .forward import Forward
 from .loop_order import run_forwards
+from .adjoint_reuse import reuse_adjoints
 from .reverse import Reverse
 from .tape_segments import use_segments
 from .vector_forward import vectorize
@@ -514,6 +515,7 @@ class Program:
         if mode not in ("primal", "shapes", "jvp", "jvps"):
             if self.final and self._shapes_for_zeros(fn_def, naming):
                 prune(fn_def)
+            reuse_adjoints(fn_def)
             ndims, adjoints, consumed = fn_def.sd_aliasing
             run_forwards(fn_def, ndims, adjoints, consumed | set(fn_def.sd_tapes), fn_def.sd_tapes.values())
             write_first_sums(fn_def, ndims)
