@@ -3,7 +3,8 @@ onto the same tape get their room in one allocation where the later loops' lengt
 computed before the first (``reserve_ahead``): growing the tape loop by loop copies it each
 time.  A recursion that keeps only numbers runs split (``Reverse.split_functions``) on its
 caller's tapes; another one allocates a tape used only in one branch of a test there
-(``tapes_where_used``), so its base case allocates nothing.  Gradients against central differences and closed
+(``tapes_where_used``), so its base case allocates nothing.  A nested loop's room is made
+before the enclosing loop where nothing its length reads changes in it.  Gradients against central differences and closed
 forms, how often the tape grows, and the code."""
 import math
 
@@ -79,6 +80,48 @@ def test_a_length_rebound_between_is_reserved_where_it_is_known(growths):
     grad = sd.grad(length_changed_between, backend="python")
     np.testing.assert_allclose(grad(X), central(length_changed_between, X), rtol=1e-6, atol=1e-9)
     assert len(growths) == 2, grad.source
+
+
+def polynomial_fit(x, n):
+    """llsq's loops: the inner loop's length is read into a temporary in the outer body."""
+    total = 0.0
+    for i in range(n):
+        t = -1.0 + i * 2.0 / (n - 1)
+        residual = math.sin(3.0 * t)
+        power = 1.0
+        for j in range(x.shape[0]):
+            residual -= x[j] * power
+            power *= t
+        total += residual * residual
+    return total
+
+
+def triangle_sweeps(x):
+    """An inner loop's length computed in the outermost loop's body, two loops out."""
+    total = 0.0
+    for a in range(3):
+        m = a + 1
+        for b in range(2):
+            for c in range(m):
+                total = math.sin(total + x[0] * c + x[1] * b)
+    return total
+
+
+def test_an_inner_length_the_outer_loop_does_not_change_is_reserved_before_it(growths):
+    grad = sd.grad(polynomial_fit, backend="python")
+    f = lambda v: polynomial_fit(v, 9)                       # noqa: E731
+    np.testing.assert_allclose(grad(X, 9), central(f, X), rtol=1e-6, atol=1e-9)
+    assert growths == [(0, 9 * (1 + X.shape[0]))], grad.source
+    assert "_rt.reserve(_ftape, _fp + (1 + max(x.shape[0], 0)) * n)" in grad.source
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_an_inner_length_the_outer_loop_computes_is_reserved_inside_it(backend):
+    grad = sd.grad(triangle_sweeps, backend=backend)
+    x = np.array([0.3, -0.2])
+    np.testing.assert_allclose(grad(x), central(triangle_sweeps, x), rtol=1e-6, atol=1e-9)
+    assert "    for a in range(3):\n        m = a + 1\n        if _fp + max(m, 0) * 2 > _ftape.shape[0]:" \
+        in grad.source, grad.source
 
 
 def test_compiled_two_loops_match_python():

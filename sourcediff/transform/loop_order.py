@@ -118,7 +118,7 @@ def _forwards(loop, pops):
     loop.iter.args = ([] if number(first) == 0 else [first]) + [stop]
     before = []
     if pops:
-        count = trip_count(first, stop)
+        count = iterations(first, stop)
         offset = name(loop.target.id) if number(first) == 0 else \
             simplify(ast.BinOp(name(loop.target.id), ast.Sub(), first))
         loop.body = [s for s in loop.body if not any(s is d for d in pops.values())]
@@ -130,7 +130,7 @@ def _forwards(loop, pops):
     return before
 
 
-def trip_count(first, stop):
+def iterations(first, stop):
     """The number of iterations of ``range(first, stop)``, as an expression."""
     count = simplify(ast.BinOp(copy.deepcopy(stop), ast.Sub(), copy.deepcopy(first)))
     if number(count) is not None:

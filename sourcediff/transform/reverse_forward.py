@@ -6,6 +6,7 @@ import copy
 from ..analysis.dataflow import assigned_names, is_write, names, op_kind, targets, walk
 from ..codegen import number, simplify
 from ..custom import custom_vjp
+from ..dead_code import pure
 from ..frontend import custom_rules
 from ..frontend.normalize import assign, instantiate, name
 from .common import array_mapping, aug, call_args_kinds, custom_parts, emit_primal, np_call, rt_attr
@@ -51,7 +52,7 @@ class ForwardSweep:
                     for k, v in c.items():
                         _add(counts, k, v)
             elif isinstance(stmt, ast.For):
-                out += self.forward_for(stmt, loop_assigned, counts)
+                out += self.forward_for(stmt, loop_assigned, counts, _invariant_bindings(stmts, loop_assigned))
             elif isinstance(stmt, ast.While):
                 out += self.forward_while(stmt, counts)
             else:
@@ -188,7 +189,9 @@ class ForwardSweep:
             return [aug(stmt.sd_counter, ast.Add(), ast.Constant(1))] + body
         return body
 
-    def forward_for(self, stmt, loop_assigned, counts):
+    def forward_for(self, stmt, loop_assigned, counts, invariant):
+        """The forward sweep of a for loop; ``invariant`` maps names its block binds once,
+        to values the enclosing loop does not change, to those values."""
         out = self._loop_pushes(stmt, counts)
         inner_assigned = assigned_names(stmt.body) | {stmt.target.id}
         dynamic = self.dynamic
@@ -197,11 +200,11 @@ class ForwardSweep:
             body = self.reserve(per_iter) + body
         new = copy.copy(stmt)
         new.body = self._count_iteration(stmt, body)
-        trips = trip_count(stmt.iter.args)
-        range_names = set(names(stmt.iter.args))
-        hoist = loop_assigned is not None and not (range_names & loop_assigned)
+        trips = trip_count([_substituted(a, invariant) for a in stmt.iter.args])
         for key, n in per_iter.items():
             total = simplify(ast.BinOp(_expr(n), ast.Mult(), trips))
+            # room made before the enclosing loop, where nothing the count reads changes in it
+            hoist = loop_assigned is not None and not _names_in(total) & loop_assigned
             if hoist:
                 nonneg = ast.Call(func=name("max"), args=[total, ast.Constant(0)], keywords=[])
                 _add(counts, key, nonneg)
@@ -359,6 +362,28 @@ def _minus(a, b):
     if isinstance(a, ast.BinOp) and isinstance(a.op, ast.Add) and ast.dump(a.left) == ast.dump(_expr(b)):
         return number(a.right) if number(a.right) is not None else a.right
     return simplify(ast.BinOp(_expr(a), ast.Sub(), _expr(b)))
+
+
+def _invariant_bindings(stmts, loop_assigned):
+    """Name -> value, for the names ``stmts`` (in a loop body assigning ``loop_assigned``) bind
+    once, at their top level, to a value that reads nothing the loop assigns."""
+    if loop_assigned is None:
+        return {}
+    bound = [t for s in walk(stmts) if isinstance(s, ast.Assign) for t in targets(s)]
+    return {s.targets[0].id: s.value for s in stmts
+            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and
+            bound.count(s.targets[0].id) == 1 and pure(s.value) and not _names_in(s.value) & loop_assigned}
+
+
+def _substituted(expr, values):
+    class Substitute(ast.NodeTransformer):
+        def visit_Name(self, node):
+            return copy.deepcopy(values[node.id]) if node.id in values else node
+    return Substitute().visit(copy.deepcopy(expr))
+
+
+def _names_in(expr):
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
 
 
 def _expr(n):

@@ -15,7 +15,7 @@ import ast
 
 from ..codegen import simplify
 from ..frontend.normalize import name
-from .loop_order import trip_count
+from .loop_order import iterations
 
 
 def use_segments(fn, tapes, unique):
@@ -87,7 +87,7 @@ def _offset(loop):
 
 def _trips(loop):
     args = loop.iter.args
-    return trip_count(ast.Constant(0) if len(args) == 1 else args[0], args[1 if len(args) > 1 else 0])
+    return iterations(ast.Constant(0) if len(args) == 1 else args[0], args[1 if len(args) > 1 else 0])
 
 
 def _uses(stmts, names_):
