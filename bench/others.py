@@ -40,7 +40,7 @@ class Jax(Framework):
         import jax.numpy as jnp
         self.jax, self.np = jax, jnp
         for op in ("exp", "log", "tanh", "sin", "sign", "sum", "max", "min", "concatenate",
-                   "arange", "linspace"):
+                   "arange", "linspace", "einsum"):
             setattr(self, op, getattr(jnp, op))
 
     def array(self, value):
@@ -69,7 +69,7 @@ class Torch(Framework):
         import torch
         torch.set_num_threads(1)
         self.torch = torch
-        for op in ("exp", "log", "tanh", "sin", "sign", "sum"):
+        for op in ("exp", "log", "tanh", "sin", "sign", "sum", "einsum"):
             setattr(self, op, getattr(torch, op))
 
     def array(self, value):
@@ -106,7 +106,7 @@ class Autograd(Framework):
         import autograd.numpy as anp
         self.autograd, self.np = autograd, anp
         for op in ("exp", "log", "tanh", "sin", "sign", "sum", "max", "min", "concatenate",
-                   "arange", "linspace"):
+                   "arange", "linspace", "einsum"):
             setattr(self, op, getattr(anp, op))
 
     def array(self, value):
@@ -172,7 +172,9 @@ def ode(xp, x, s):
 
 
 def kmeans_cost(xp, points, centroids):
-    distances = xp.sum((points[:, None, :] - centroids[None, :, :]) ** 2, 2)
+    """|p - c|^2 as |p|^2 - 2 p.c + |c|^2: a matrix product, not an (n, k, d) array."""
+    distances = xp.sum(points * points, 1)[:, None] - 2.0 * points @ centroids.T + \
+        xp.sum(centroids * centroids, 1)[None, :]
     return xp.sum(xp.min(distances, 1))
 
 
@@ -187,7 +189,7 @@ def gmm(xp, alpha, mu, q, l, x, gamma, m, log_gamma_term, below):
     k = alpha.shape[0]
     lower = (l @ below).reshape(k, d, d)
     centered = x[:, None, :] - mu[None, :, :]                                  # (n, k, d)
-    rotated = xp.exp(q)[None] * centered + xp.sum(lower[None] * centered[:, :, None, :], 3)
+    rotated = xp.exp(q)[None] * centered + xp.einsum("kij,nkj->nki", lower, centered)
     main = alpha[None] + xp.sum(q, 1)[None] - 0.5 * xp.sum(rotated * rotated, 2)
     likelihood = (xp.sum(logsumexp_rows(xp, main)) - n * logsumexp_rows(xp, alpha[None])[0]
                   - 0.5 * n * d * math.log(2 * math.pi))

@@ -21,11 +21,11 @@ from ..custom import CustomCall, is_custom
 from ..frontend import custom_rules
 from ..frontend.normalize import in_place_updates, normalize
 from ..frontend.parse import parse, python_function
+from .adjoint_reuse import reuse_adjoints
 from .common import call_args_kinds, primal_function
 from .first_writes import write_first_sums
 from .forward import Forward
 from .loop_order import run_forwards
-from .adjoint_reuse import reuse_adjoints
 from .reverse import Reverse
 from .tape_segments import use_segments
 from .vector_forward import vectorize

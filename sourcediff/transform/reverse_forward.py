@@ -3,7 +3,7 @@ backward sweep reads (see ``analysis/tape.py``) and tape space reserved before l
 import ast
 import copy
 
-from ..analysis.dataflow import assigned_names, is_write, names, op_kind, targets, walk
+from ..analysis.dataflow import assigned_names, is_write, op_kind, targets, walk
 from ..codegen import number, simplify
 from ..custom import custom_vjp
 from ..dead_code import pure

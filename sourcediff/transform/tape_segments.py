@@ -12,6 +12,7 @@ that (GradBench ode: the gradient 1.2 ms -> 0.7 ms on 2026-12-04):
                                     _fp += max(n, 0)
 """
 import ast
+import copy
 
 from ..codegen import simplify
 from ..frontend.normalize import name
@@ -82,7 +83,7 @@ def _offset(loop):
     args = loop.iter.args
     if len(args) == 1:
         return name(loop.target.id)
-    return simplify(ast.BinOp(name(loop.target.id), ast.Sub(), args[0]))
+    return simplify(ast.BinOp(name(loop.target.id), ast.Sub(), copy.deepcopy(args[0])))
 
 
 def _trips(loop):
@@ -103,8 +104,8 @@ def _pushes(loop, tape, pos, segment):
         return None
     offset = _offset(loop)
     for j, k in enumerate(at):
-        index = offset if len(at) == 1 else \
-            simplify(ast.BinOp(ast.BinOp(ast.Constant(len(at)), ast.Mult(), offset), ast.Add(), ast.Constant(j)))
+        index = copy.deepcopy(offset) if len(at) == 1 else simplify(ast.BinOp(
+            ast.BinOp(ast.Constant(len(at)), ast.Mult(), copy.deepcopy(offset)), ast.Add(), ast.Constant(j)))
         body[k].targets[0] = ast.Subscript(name(segment(tape)), index, ast.Store())
     loop.body = [s for k, s in enumerate(body) if k - 1 not in at]
     moved = simplify(ast.BinOp(ast.Constant(len(at)), ast.Mult(), _trips(loop)))
@@ -130,7 +131,8 @@ def _reads(loop, tape, pos, segment):
     reads = [n for s in loop.body for n in ast.walk(s) if isinstance(n, ast.Subscript) and _is_name(n.value, tape)
              and isinstance(n.slice, ast.BinOp) and isinstance(n.slice.op, ast.Add)
              and _is_name(n.slice.left, pos) and ast.dump(n.slice.right) == offset]
-    if not reads or _uses(loop.body, {tape, pos}) != 2 * len(reads) or any(isinstance(n.ctx, ast.Store) for n in reads):
+    if not reads or _uses(loop.body, {tape, pos}) != 2 * len(reads) or \
+            any(isinstance(n.ctx, ast.Store) for n in reads):
         return None
     for n in reads:
         n.value, n.slice = name(segment(tape)), n.slice.right
