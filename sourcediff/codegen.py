@@ -127,7 +127,8 @@ class Naming:
 
 # ---------------------------------------------------------------- folding
 
-def _names_in(node):
+def names_in(node):
+    """Every name in ``node``, read or bound."""
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
@@ -138,7 +139,7 @@ def _bound_in(stmt):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             out.add(node.id)
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
-            out.update(_names_in(node.value))
+            out.update(names_in(node.value))
     return out
 
 
@@ -270,11 +271,11 @@ def _fold_block(stmts, uses, defs, foldable, single):
                 continue
         if id(stmt) in single:
             name = stmt.targets[0].id
-            reads = _names_in(stmt.value)
+            reads = names_in(stmt.value)
             for j in range(k + 1, len(stmts)):
                 later = stmts[j]
                 heads = _head_expressions(later)
-                if any(name in _names_in(h) for h in heads):
+                if any(name in names_in(h) for h in heads):
                     if isinstance(later, ast.AugAssign) and isinstance(later.target, ast.Name) \
                             and later.target.id in reads:
                         break
@@ -283,7 +284,7 @@ def _fold_block(stmts, uses, defs, foldable, single):
                     changed = True
                     k -= 1
                     break
-                if name in _names_in(later) or reads & _bound_in(later):
+                if name in names_in(later) or reads & _bound_in(later):
                     break
         k += 1
     return changed
@@ -317,7 +318,7 @@ def _merge_zero_init(fn):
                     later = block[j]
                     if isinstance(later, ast.AugAssign) and isinstance(later.target, ast.Name) \
                             and later.target.id == name and isinstance(later.op, (ast.Add, ast.Sub)) \
-                            and name not in _names_in(later.value):
+                            and name not in names_in(later.value):
                         value = later.value if isinstance(later.op, ast.Add) else \
                             simplify(ast.UnaryOp(ast.USub(), later.value))
                         block[j] = ast.copy_location(
@@ -326,7 +327,7 @@ def _merge_zero_init(fn):
                         changed = True
                         k -= 1
                         break
-                    if name in _names_in(later):
+                    if name in names_in(later):
                         break
             k += 1
     return changed

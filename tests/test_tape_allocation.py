@@ -107,6 +107,26 @@ def triangle_sweeps(x):
     return total
 
 
+def rebound_after(x):
+    """The inner loop's length is bound once in the outer body, but after the inner loop: the
+    first sweep runs with the length from before the loop."""
+    total = 0.0
+    m = 5
+    for a in range(3):
+        for c in range(m):
+            total = math.sin(total + x[0] * c)
+        m = 2
+    return total
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_length_bound_after_the_inner_loop_is_not_taken_as_known_before_it(backend):
+    grad = sd.grad(rebound_after, backend=backend)
+    x = np.array([0.3])
+    np.testing.assert_allclose(grad(x), central(rebound_after, x), rtol=1e-6, atol=1e-9)
+    assert "max(2, 0) * 3" not in grad.source, grad.source
+
+
 def test_an_inner_length_the_outer_loop_does_not_change_is_reserved_before_it(growths):
     grad = sd.grad(polynomial_fit, backend="python")
     f = lambda v: polynomial_fit(v, 9)                       # noqa: E731

@@ -22,11 +22,14 @@ def instantiate(template, mapping):
     """The expression ``template`` with its names replaced by ``mapping``'s nodes."""
     if template not in _TEMPLATES:
         _TEMPLATES[template] = ast.parse(template, mode="eval").body
-    expr = copy.deepcopy(_TEMPLATES[template])
+    return substituted(_TEMPLATES[template], mapping)
 
+
+def substituted(expr, mapping):
+    """A copy of the expression ``expr`` with its names replaced by ``mapping``'s nodes."""
     class Sub(ast.NodeTransformer):
         def visit_Name(self, n):
             if n.id in mapping:
                 return copy.deepcopy(mapping[n.id])
             return n
-    return Sub().visit(expr)
+    return Sub().visit(copy.deepcopy(expr))

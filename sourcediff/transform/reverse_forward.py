@@ -4,10 +4,11 @@ import ast
 import copy
 
 from ..analysis.dataflow import assigned_names, is_write, op_kind, targets, walk
-from ..codegen import number, simplify
+from ..codegen import names_in, number, simplify
 from ..custom import custom_vjp
 from ..dead_code import pure
 from ..frontend import custom_rules
+from ..frontend.nodes import substituted
 from ..frontend.normalize import assign, instantiate, name
 from .common import array_mapping, aug, call_args_kinds, custom_parts, emit_primal, np_call, rt_attr
 
@@ -24,7 +25,8 @@ class ForwardSweep:
         """
         out, counts = [], {}
         after_dynamic = []         # (position in out, counts so far) after loops that grew the tapes
-        for stmt in stmts:
+        invariant = _invariant_bindings(stmts, loop_assigned)
+        for k, stmt in enumerate(stmts):
             dynamic = self.dynamic
             if isinstance(stmt, ast.Assign):
                 for t in targets(stmt):
@@ -52,7 +54,8 @@ class ForwardSweep:
                     for k, v in c.items():
                         _add(counts, k, v)
             elif isinstance(stmt, ast.For):
-                out += self.forward_for(stmt, loop_assigned, counts, _invariant_bindings(stmts, loop_assigned))
+                known = {t: value for t, (at, value) in invariant.items() if at < k}     # bound before it
+                out += self.forward_for(stmt, loop_assigned, counts, known)
             elif isinstance(stmt, ast.While):
                 out += self.forward_while(stmt, counts)
             else:
@@ -200,11 +203,11 @@ class ForwardSweep:
             body = self.reserve(per_iter) + body
         new = copy.copy(stmt)
         new.body = self._count_iteration(stmt, body)
-        trips = trip_count([_substituted(a, invariant) for a in stmt.iter.args])
+        trips = trip_count([substituted(a, invariant) for a in stmt.iter.args])
         for key, n in per_iter.items():
             total = simplify(ast.BinOp(_expr(n), ast.Mult(), trips))
             # room made before the enclosing loop, where nothing the count reads changes in it
-            hoist = loop_assigned is not None and not _names_in(total) & loop_assigned
+            hoist = loop_assigned is not None and not names_in(total) & loop_assigned
             if hoist:
                 nonneg = ast.Call(func=name("max"), args=[total, ast.Constant(0)], keywords=[])
                 _add(counts, key, nonneg)
@@ -365,25 +368,15 @@ def _minus(a, b):
 
 
 def _invariant_bindings(stmts, loop_assigned):
-    """Name -> value, for the names ``stmts`` (in a loop body assigning ``loop_assigned``) bind
-    once, at their top level, to a value that reads nothing the loop assigns."""
+    """Name -> (position, value), for the names ``stmts`` (in a loop body assigning
+    ``loop_assigned``) bind once, at their top level, to a value that reads nothing the loop
+    assigns: after that position, the name holds that value in every iteration."""
     if loop_assigned is None:
         return {}
     bound = [t for s in walk(stmts) if isinstance(s, ast.Assign) for t in targets(s)]
-    return {s.targets[0].id: s.value for s in stmts
+    return {s.targets[0].id: (k, s.value) for k, s in enumerate(stmts)
             if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and
-            bound.count(s.targets[0].id) == 1 and pure(s.value) and not _names_in(s.value) & loop_assigned}
-
-
-def _substituted(expr, values):
-    class Substitute(ast.NodeTransformer):
-        def visit_Name(self, node):
-            return copy.deepcopy(values[node.id]) if node.id in values else node
-    return Substitute().visit(copy.deepcopy(expr))
-
-
-def _names_in(expr):
-    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+            bound.count(s.targets[0].id) == 1 and pure(s.value) and not names_in(s.value) & loop_assigned}
 
 
 def _expr(n):
