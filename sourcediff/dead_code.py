@@ -206,21 +206,20 @@ def new_value(value):
         return True
     if not isinstance(value, ast.Call):
         return False
-    if np_function(value.func) in ALLOCATIONS or _runtime_function(value.func) == "zeroed":
+    if np_function(value.func) in ALLOCATIONS or module_function(value.func, "_rt") == "zeroed":
         return True      # the generator writes ``a = _rt.zeroed(a, shape)`` only: a, or a new array
     return isinstance(value.func, ast.Attribute) and value.func.attr == "copy" and not value.args
 
 
-def _runtime_function(func):
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "_rt":
+def module_function(func, module):
+    """``f`` where ``func`` is ``module.f`` (``np.zeros``, ``_rt.reserve``), else None."""
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == module:
         return func.attr
     return None
 
 
 def np_function(func):
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "np":
-        return func.attr
-    return None
+    return module_function(func, "np")
 
 
 def removable(expr):

@@ -118,6 +118,11 @@ def read_names(stmts):
     return out
 
 
+def stored_names(stmts):
+    """Every name ``stmts`` (generated code, nested statements included) stores into."""
+    return {n.id for s in stmts for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
 def upward_exposed(stmts):
     """Names that generated code ``stmts`` may read before it binds them."""
     return _exposure(stmts)[0]
@@ -147,6 +152,6 @@ def _exposure(stmts):
                 exposed.update(loads(stmt) - bound)
                 if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
                     exposed.update({stmt.target.id} - bound)
-                bound |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                bound |= stored_names([stmt])
         return bound
     return exposed, block(stmts, set())

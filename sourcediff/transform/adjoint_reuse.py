@@ -11,13 +11,17 @@ shapes, operands of arithmetic, sums, and arguments of calls whose results are d
 """
 import ast
 
-from ..dead_code import assigned_values, new_value
+from ..dead_code import assigned_values, module_function, new_value, np_function
 
 
 def reuse_adjoints(fn):
     candidates = {t.id for s in ast.walk(fn) if isinstance(s, ast.Assign) and len(s.targets) == 1
                   for t in s.targets if isinstance(t, ast.Name) and _made_again(s.value)}
-    alone = {n for n in candidates if _held_alone(fn, n)}
+    if not candidates:
+        return
+    values = assigned_values(fn)
+    parents = {id(c): p for p in ast.walk(fn) for c in ast.iter_child_nodes(p)}
+    alone = {n for n in candidates if _held_alone(fn, n, values[n], parents)}
     for s in ast.walk(fn):
         if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id in alone \
                 and _made_again(s.value):
@@ -28,19 +32,14 @@ def reuse_adjoints(fn):
 
 def _made_again(value):
     """``np.zeros(_rt.pop_ref(list), dtype)``."""
-    return isinstance(value, ast.Call) and _is(value.func, "np", "zeros") and len(value.args) == 2 \
-        and isinstance(value.args[0], ast.Call) and _is(value.args[0].func, "_rt", "pop_ref")
+    return isinstance(value, ast.Call) and np_function(value.func) == "zeros" and len(value.args) == 2 \
+        and isinstance(value.args[0], ast.Call) and module_function(value.args[0].func, "_rt") == "pop_ref"
 
 
-def _is(func, module, attr):
-    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
-        func.value.id == module and func.attr == attr
-
-
-def _held_alone(fn, var):
-    if not all(v is not None and (new_value(v) or _adds_into(v, var)) for v in assigned_values(fn)[var]):
+def _held_alone(fn, var, values, parents):
+    """Whether ``var``, bound to ``values``, is the only name holding its array."""
+    if not all(v is not None and (new_value(v) or _adds_into(v, var)) for v in values):
         return False
-    parents = {id(c): p for p in ast.walk(fn) for c in ast.iter_child_nodes(p)}
     for n in ast.walk(fn):
         if isinstance(n, ast.Name) and n.id == var and isinstance(n.ctx, ast.Load) and \
                 not _keeps_nothing(n, parents):
@@ -57,7 +56,7 @@ def _keeps_nothing(n, parents):
         return True         # a new array or number
     if isinstance(parent, ast.Call):
         statement = parents.get(id(parent))
-        return _is(parent.func, "np", "sum") or isinstance(statement, ast.Expr) or \
+        return np_function(parent.func) == "sum" or isinstance(statement, ast.Expr) or \
             parent.args[0] is n and isinstance(statement, ast.Assign) and _adds_into(parent, n.id) and \
             isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == n.id
     return False
@@ -65,5 +64,5 @@ def _keeps_nothing(n, parents):
 
 def _adds_into(value, var):
     """``_rt.accumulate(var, g)``, which adds into ``var`` and gives it back."""
-    return isinstance(value, ast.Call) and _is(value.func, "_rt", "accumulate") and \
+    return isinstance(value, ast.Call) and module_function(value.func, "_rt") == "accumulate" and \
         isinstance(value.args[0], ast.Name) and value.args[0].id == var

@@ -119,8 +119,7 @@ def _forwards(loop, pops):
     before = []
     if pops:
         count = iterations(first, stop)
-        offset = name(loop.target.id) if number(first) == 0 else \
-            simplify(ast.BinOp(name(loop.target.id), ast.Sub(), first))
+        offset = counted_from_zero(loop.target.id, first)
         loop.body = [s for s in loop.body if not any(s is d for d in pops.values())]
         for n in (m for s in loop.body for m in ast.walk(s)):
             if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Name) and n.slice.id in pops:
@@ -128,6 +127,13 @@ def _forwards(loop, pops):
         before = [ast.AugAssign(target=name(p, ast.Store()), op=ast.Sub(), value=copy.deepcopy(count))
                   for p in pops]
     return before
+
+
+def counted_from_zero(var, first):
+    """The loop variable ``var`` of ``range(first, ...)`` as the iteration's number."""
+    if number(first) == 0:
+        return name(var)
+    return simplify(ast.BinOp(name(var), ast.Sub(), copy.deepcopy(first)))
 
 
 def iterations(first, stop):

@@ -12,8 +12,8 @@ import copy
 from types import SimpleNamespace as _Sweeps
 
 from .. import kinds as K
-from ..analysis.dataflow import (assigned_names, index_atoms, index_length, is_element_index, names, op_kind,
-                                 operands, targets, bound_on_every_path, upward_exposed, walk)
+from ..analysis.dataflow import (assigned_names, bound_on_every_path, index_atoms, index_length, is_element_index,
+                                 names, op_kind, operands, stored_names, targets, upward_exposed, walk)
 from ..analysis.tape import partial_reads, reads_outside, simple_while, strided_names
 from ..codegen import const, number, simplify
 from ..errors import ReverseThroughArrays, error_at
@@ -311,7 +311,7 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
         backward one.  Where the forward sweep ends in ``if t:`` (a recursion's base case and
         general case), each branch hands over what the backward sweep of that branch reads."""
         tapes = self.shared_tapes()
-        bound = {n.id for s in forward for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        bound = stored_names(forward)
 
         def read(stmts):
             return {v for v in upward_exposed(stmts) if v in bound and v not in tapes}
@@ -326,8 +326,7 @@ class Reverse(ForwardSweep, ReverseArrays, ReverseCalls):
             return [(forward, backward, sorted(handed))]
         branches = backward[k]
         outside = read(backward[:k] + [ast.If(test=branches.test, body=[ast.Pass()], orelse=[])] + backward[k + 1:])
-        before = {n.id for s in backward[:k] for n in ast.walk(s) if isinstance(n, ast.Name) and
-                  isinstance(n.ctx, ast.Store)}
+        before = stored_names(backward[:k])
         body = sorted(handed & read(branches.body) - outside - before)
         orelse = sorted(handed & read(branches.orelse) - outside - before)
         return [(forward, backward, sorted(handed - set(body) - set(orelse))),

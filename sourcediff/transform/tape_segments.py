@@ -14,9 +14,10 @@ that (GradBench ode: the gradient 1.2 ms -> 0.7 ms on 2026-12-04):
 import ast
 import copy
 
-from ..codegen import simplify
+from ..analysis.dataflow import stored_names
+from ..codegen import names_in, simplify
 from ..frontend.normalize import name
-from .loop_order import iterations
+from .loop_order import counted_from_zero, iterations
 
 
 def use_segments(fn, tapes, unique):
@@ -57,8 +58,8 @@ def _counts_up_by_one(loop):
     args = loop.iter.args
     if loop.orelse or len(args) == 3 and not (isinstance(args[2], ast.Constant) and args[2].value == 1):
         return False
-    bound = _stored(loop.body) | {loop.target.id}
-    if {n.id for a in args for n in ast.walk(a) if isinstance(n, ast.Name)} & bound:
+    bound = stored_names(loop.body) | {loop.target.id}
+    if set().union(*(names_in(a) for a in args)) & bound:
         return False
     return not any(isinstance(n, ast.Return) for s in loop.body for n in ast.walk(s)) \
         and not _leaves_early(loop.body)
@@ -74,21 +75,19 @@ def _leaves_early(stmts):
     return False
 
 
-def _stored(stmts):
-    return {n.id for s in stmts for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+def _first(loop):
+    args = loop.iter.args
+    return ast.Constant(0) if len(args) == 1 else args[0]
 
 
 def _offset(loop):
-    """The loop variable counted from zero."""
-    args = loop.iter.args
-    if len(args) == 1:
-        return name(loop.target.id)
-    return simplify(ast.BinOp(name(loop.target.id), ast.Sub(), copy.deepcopy(args[0])))
+    """The loop variable counted from zero, as ``loop_order.run_forwards`` writes it."""
+    return counted_from_zero(loop.target.id, _first(loop))
 
 
 def _trips(loop):
     args = loop.iter.args
-    return iterations(ast.Constant(0) if len(args) == 1 else args[0], args[1 if len(args) > 1 else 0])
+    return iterations(_first(loop), args[1 if len(args) > 1 else 0])
 
 
 def _uses(stmts, names_):
