@@ -502,7 +502,8 @@ class Program:
         return [self._finish(fn_def, key, core, types, naming)]
 
     def _finish(self, fn_def, key, core, types, naming):
-        """The passes over a generated function: folding, dead code, loop order."""
+        """The passes over a generated function: folding, dead code, and for reverse code the
+        reuse of adjoints, loop order, first writes and tape segments."""
         mode = key[2]
         fn_def.sd_core = core       # for backends that rewrite the function (numba_cuda)
         temps = core.temps | set(naming.derived_from(core.temps))

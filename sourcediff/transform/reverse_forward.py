@@ -26,7 +26,7 @@ class ForwardSweep:
         out, counts = [], {}
         after_dynamic = []         # (position in out, counts so far) after loops that grew the tapes
         invariant = _invariant_bindings(stmts, loop_assigned)
-        for k, stmt in enumerate(stmts):
+        for place, stmt in enumerate(stmts):
             dynamic = self.dynamic
             if isinstance(stmt, ast.Assign):
                 for t in targets(stmt):
@@ -54,7 +54,7 @@ class ForwardSweep:
                     for k, v in c.items():
                         _add(counts, k, v)
             elif isinstance(stmt, ast.For):
-                known = {t: value for t, (at, value) in invariant.items() if at < k}     # bound before it
+                known = {t: value for t, (at, value) in invariant.items() if at < place}     # bound before it
                 out += self.forward_for(stmt, loop_assigned, counts, known)
             elif isinstance(stmt, ast.While):
                 out += self.forward_while(stmt, counts)
@@ -80,8 +80,7 @@ class ForwardSweep:
             array, pos = self.tapes[key]
             needed = simplify(ast.BinOp(name(pos), ast.Add(), _expr(n)))
             grow = assign(array, ast.Call(func=rt_attr("reserve"), args=[name(array), needed], keywords=[]))
-            size = ast.Subscript(value=ast.Attribute(value=name(array), attr="shape", ctx=ast.Load()),
-                                 slice=ast.Constant(0), ctx=ast.Load())
+            size = _length(array)
             if not in_loop:
                 out.append(grow)
                 continue
@@ -171,9 +170,8 @@ class ForwardSweep:
             again += [self.pop_elements(name(a), self.types.env[a].dtype, restore=at) for a in arrays]
         again += [room(k, name(start), name(pos)) for k, (pos, start) in enumerate(zip(positions, starts))]
         again += [assign(p, name(s)) for p, s in zip(positions, starts)] + [copy.deepcopy(call)]
-        length = [ast.Subscript(value=ast.Attribute(value=name(tape), attr="shape", ctx=ast.Load()),
-                                slice=ast.Constant(0), ctx=ast.Load()) for tape in tapes[::2]]
-        short = [ast.Compare(left=name(pos), ops=[ast.Gt()], comparators=[n]) for pos, n in zip(positions, length)]
+        short = [ast.Compare(left=name(pos), ops=[ast.Gt()], comparators=[_length(tape)])
+                 for pos, tape in zip(positions, tapes[::2])]
         out.append(ast.If(test=ast.BoolOp(op=ast.Or(), values=short), body=again, orelse=[]))
         return out
 
@@ -193,8 +191,8 @@ class ForwardSweep:
         return body
 
     def forward_for(self, stmt, loop_assigned, counts, invariant):
-        """The forward sweep of a for loop; ``invariant`` maps names its block binds once,
-        to values the enclosing loop does not change, to those values."""
+        """The forward sweep of a for loop; ``invariant`` maps names its block binds once
+        before it, to values the enclosing loop does not change, to those values."""
         out = self._loop_pushes(stmt, counts)
         inner_assigned = assigned_names(stmt.body) | {stmt.target.id}
         dynamic = self.dynamic
@@ -377,6 +375,12 @@ def _invariant_bindings(stmts, loop_assigned):
     return {s.targets[0].id: (k, s.value) for k, s in enumerate(stmts)
             if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and
             bound.count(s.targets[0].id) == 1 and pure(s.value) and not names_in(s.value) & loop_assigned}
+
+
+def _length(array):
+    """``array.shape[0]``."""
+    return ast.Subscript(value=ast.Attribute(value=name(array), attr="shape", ctx=ast.Load()),
+                         slice=ast.Constant(0), ctx=ast.Load())
 
 
 def _expr(n):
