@@ -42,7 +42,7 @@ from scalar_loops import horner, recurrence, rk4
 
 import sourcediff as sd
 from sourcediff.gradbench import ba, det, gmm, ht, inputs, kmeans, llsq, lse, lstm, ode, particle, saddle
-from sourcediff.gradbench.tool import run_timed
+from sourcediff.gradbench.tool import keep_freed_memory, run_timed
 
 
 @dataclass
@@ -293,6 +293,7 @@ def main():
                         help="let JAX use every CPU (by default it keeps to one)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     opts = parser.parse_args()
+    keep_freed_memory()              # as the GradBench tool does
     if opts.child:
         return child(opts.child, opts.quick)
     jax_cpus, other_cpus = cpus(opts.all_cores)
