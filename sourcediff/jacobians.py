@@ -64,15 +64,15 @@ def forward_vector(jvps, args, nums, n_outputs, float_outputs):
         tangents = []
         for n, start, size in zip(order, starts, sizes):
             tangent = np.zeros((size, count), dtype=np.result_type(np.asarray(args[n]).dtype, np.float32))
-            for k in range(max(first, start), min(first + count, start + size)):
-                tangent[k - start, k - first] = 1.0
+            moved = np.arange(max(first, start), min(first + count, start + size))
+            tangent[moved - start, moved - first] = 1.0
             tangents.append(tangent.reshape(np.shape(args[n]) + (count,)))
         result = jvps(*args, *tangents, count)
         outputs = result[:n_outputs]
         columns.append(result[n_outputs:])
     blocks = {}
     for i in range(len(float_outputs)):
-        dots = np.concatenate([c[i] for c in columns], axis=-1)
+        dots = columns[0][i] if len(columns) == 1 else np.concatenate([c[i] for c in columns], axis=-1)
         for n, start, size in zip(order, starts, sizes):
             block = dots[..., start:start + size].reshape(np.shape(dots)[:-1] + np.shape(args[n]))
             numbers = not isinstance(args[n], np.ndarray) and not isinstance(outputs[float_outputs[i]], np.ndarray)

@@ -66,17 +66,25 @@ class List:
 
 def of_value(value):
     """The kind of a Python value passed to a transformed function."""
+    if isinstance(value, np.ndarray):
+        return _array_kind(value.dtype, value.ndim)
     if isinstance(value, (bool, np.bool_)):
         return "bool"
     if isinstance(value, (int, np.integer)):
         return "int"
     if isinstance(value, (float, np.floating)):
         return "float"
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "biuf":
-            return None
-        return Array(str(value.dtype), value.ndim)
     return None
+
+
+_array_kinds = {}       # (dtype, ndim) -> Array: str(dtype) takes microseconds, every call
+
+
+def _array_kind(dtype, ndim):
+    kind = _array_kinds.get((dtype, ndim))
+    if kind is None and dtype.kind in "biuf":
+        kind = _array_kinds[dtype, ndim] = Array(str(dtype), ndim)
+    return kind
 
 
 def join(a, b):
