@@ -279,3 +279,72 @@ def test_an_adjoint_made_again_reuses_its_array_only_where_no_other_name_holds_i
     out = ast.unparse(fn)
     assert ("k_bar = _rt.zeroed(k_bar, _rt.pop_ref(_k_shapes))" in out) == reused, out
     assert ("np.zeros(_rt.pop_ref(_k_shapes), np.float64)" in out) != reused, out
+
+
+REFILLED = """
+    def f_vjp(x, steps, x_bar, _k_shapes):
+        n = x.shape[0]
+        k_bar = np.zeros_like(x)
+        for step in range(steps - 1, -1, -1):
+            {first}
+            for i in range(n):
+                k_bar[i] = x[i] * 2.0
+            helper_vjp(x, k_bar, x_bar)
+            k_bar = _rt.zeroed(k_bar, _rt.pop_ref(_k_shapes))
+            {last}
+        {after}
+        return x_bar
+    """
+
+
+@pytest.mark.parametrize("first, last, after, beyond", [
+    ("pass", "pass", "pass", True),
+    ("pass", "pass", "x_bar += k_bar", False),               # read after the loop: all zeros
+    ("x_bar[0] += k_bar[0]", "pass", "pass", False),          # read before the writes
+    ("pass", "n = n - 1", "pass", False),                     # n changes before the writes
+    ("pass", "k_bar[0] = 1.0", "pass", False),                # not the last use
+    ("pass", "if x_bar[0] > 9.0:\n                break", "pass", False),
+])
+def test_a_refill_before_a_loop_of_writes_zeroes_only_the_elements_it_does_not_write(
+        first, last, after, beyond):
+    out = written(REFILLED.format(first=first, last=last, after=after), {"x": 1, "x_bar": 1, "k_bar": 1})
+    assert ("k_bar = _rt.zeroed(k_bar, _rt.pop_ref(_k_shapes), n)" in out) == beyond, out
+
+
+def test_a_refill_in_a_loop_inside_another_zeroes_everything():
+    nested = textwrap.dedent(REFILLED.format(first="pass", last="pass", after="pass")).replace(
+        "    for step", "    for outer in range(2):\n      for step")
+    out = written(nested, {"x": 1, "x_bar": 1, "k_bar": 1})
+    assert "k_bar = _rt.zeroed(k_bar, _rt.pop_ref(_k_shapes))" in out, out
+
+
+def partly_written(y0, a, steps):
+    y = y0.copy()
+    n = y.shape[0]
+    for step in range(steps):
+        k = np.sin(y) * a
+        y[0] += k[n - 1] * 0.5
+        for i in range(n - 1):
+            y[i + 1] += 0.1 * k[i]
+    return np.sum(y * y)
+
+
+def test_the_element_a_loop_of_writes_leaves_is_zeroed_for_the_next_step():
+    """k_bar's last element takes y_bar[0] after the loop writes the others; refilled for
+    the step before, only it needs zeroing, and a stale value there would be wrong."""
+    grad = sd.grad(partly_written, argnums=(0, 1))
+    y0 = np.linspace(0.2, 1.1, 5)
+    g = grad(y0, 0.7, 4)
+    assert "k_bar = _rt.zeroed(k_bar, _rt.pop_ref(_k_shapes), n - 1)" in grad.source
+    np.testing.assert_allclose(g[0], central_difference(lambda v: partly_written(v, 0.7, 4), y0), rtol=1e-7)
+    h = 1e-6
+    expected = (partly_written(y0, 0.7 + h, 4) - partly_written(y0, 0.7 - h, 4)) / (2 * h)
+    np.testing.assert_allclose(g[1], expected, rtol=1e-7)
+
+
+def test_a_refill_keeps_the_elements_the_code_writes_first():
+    from sourcediff.backends import numba_runtime as _rt
+    old = np.arange(1.0, 6.0)
+    assert _rt.zeroed(old, (5,), 3) is old and old.tolist() == [1.0, 2.0, 3.0, 0.0, 0.0]
+    assert _rt.zeroed(old, (5,), -1).tolist() == [0.0] * 5
+    assert _rt.zeroed(old, (4,), 3).tolist() == [0.0] * 4

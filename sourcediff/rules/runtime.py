@@ -211,11 +211,15 @@ def pop_ref(tape):
     return tape.pop()
 
 
-def zeroed(old, shape):
+def zeroed(old, shape, written=0):
     """Zeros of ``shape``: ``old`` itself, filled with them, where it has that shape (an
     adjoint nothing else holds, made again for the binding before; no allocation a loop
-    iteration)."""
+    iteration).  The first ``written`` elements of a 1-d ``old`` keep their values: the
+    code writes them before it reads them."""
     if old.shape != shape:
         return np.zeros(shape, old.dtype)
-    old.fill(0)
+    if written > 0:
+        old[written:] = 0
+    else:
+        old.fill(0)
     return old
