@@ -23,6 +23,7 @@ so that the allocation may go when nothing else reads the array.
 """
 import ast
 
+from .analysis.dataflow import parent_map
 from .codegen import blocks
 
 ALLOCATIONS = {"empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like", "full_like",
@@ -134,7 +135,7 @@ def _pure_index(target):
 def _uses(fn):
     """(names read anywhere, names whose elements or value are read, name -> the values bound to it,
     names read only to compute new values of themselves: ``s = s + e``, ``s += e``, e pure)."""
-    parents = {id(child): node for node in ast.walk(fn) for child in ast.iter_child_nodes(node)}
+    parents = parent_map(fn)
     refs, value_reads, bindings, own = set(), set(), assigned_values(fn), set()
     for node in ast.walk(fn):
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):

@@ -118,6 +118,11 @@ def read_names(stmts):
     return out
 
 
+def parent_map(tree):
+    """id(node) -> the node holding it, for every node under ``tree``."""
+    return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
 def stored_names(stmts):
     """Every name ``stmts`` (generated code, nested statements included) stores into."""
     return {n.id for s in stmts for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}

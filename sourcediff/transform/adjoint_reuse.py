@@ -11,6 +11,7 @@ shapes, operands of arithmetic, sums, and arguments of calls whose results are d
 """
 import ast
 
+from ..analysis.dataflow import parent_map
 from ..dead_code import assigned_values, module_function, new_value, np_function
 
 
@@ -20,7 +21,7 @@ def reuse_adjoints(fn):
     if not candidates:
         return
     values = assigned_values(fn)
-    parents = {id(c): p for p in ast.walk(fn) for c in ast.iter_child_nodes(p)}
+    parents = parent_map(fn)
     alone = {n for n in candidates if _held_alone(fn, n, values[n], parents)}
     for s in ast.walk(fn):
         if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id in alone \

@@ -14,8 +14,8 @@ only: ``_rt.zeroed(a_bar, shape, n)`` (GradBench ode: four 8 KB fills a step few
 """
 import ast
 
-from ..analysis.dataflow import stored_names
-from ..codegen import names_in, number, simplify
+from ..analysis.dataflow import parent_map, stored_names
+from ..codegen import number, simplify
 from ..dead_code import assigned_values, module_function
 
 ZEROS = {("np", "zeros"), ("np", "zeros_like"), ("_rt", "zeroed")}
@@ -137,7 +137,7 @@ def _refill_beyond_writes(fn, ndims):
     writing x[i] for i in range(n): ``_rt.zeroed(x, shape, n)``.  Only where x is 1-d, not
     a parameter, and used nowhere after that loop (which runs in no other loop and leaves
     no iteration early), and n is the same at the refill as at the writes."""
-    parents = {id(c): p for p in ast.walk(fn) for c in ast.iter_child_nodes(p)}
+    parents = parent_map(fn)
     params = {a.arg for a in fn.args.args}
     for loop in [n for n in ast.walk(fn) if isinstance(n, (ast.For, ast.While))]:
         if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for n in ast.walk(loop)):
@@ -148,30 +148,29 @@ def _refill_beyond_writes(fn, ndims):
                     module_function(refill.value.func, "_rt") == "zeroed"):
                 continue
             x = refill.targets[0].id
-            uses = [s for s in loop.body if x in names_in(s)]
+            uses = [s for s in loop.body if x in _mentioned([s])]
             extent = _extent_written(uses[0], x)
             if uses[-1] is refill and len(uses) > 1 and extent is not None and ndims.get(x) == 1 and \
-                    x not in params and not names_in(extent) & stored_names([loop]) and \
-                    not any(x in names_in(s) for s in loop.orelse) and _last_use(loop, x, parents):
+                    x not in params and not _mentioned([extent]) & stored_names([loop]) and \
+                    not any(x in _mentioned([s]) for s in loop.orelse) and _last_use(loop, x, parents):
                 refill.value.args.append(extent)
 
 
 def _extent_written(loop, x):
-    """n, where ``loop`` runs over range(n), either way, and its one use of x is ``x[i] = e``
-    at its top level; else None."""
+    """n, where ``loop`` (in which the caller found no break or continue) runs over range(n),
+    either way, and its one use of x is ``x[i] = e`` at its top level; else None."""
     extent = _range_extent(loop.iter) if isinstance(loop, ast.For) and isinstance(loop.target, ast.Name) \
         and not loop.orelse else None
     if extent is None:
         return None
     i = loop.target.id
-    uses = [s for s in loop.body if x in names_in(s)]
-    if len(uses) != 1 or i in stored_names(loop.body) or \
-            any(isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(loop)):
+    uses = [s for s in loop.body if x in _mentioned([s])]
+    if len(uses) != 1 or i in stored_names(loop.body):
         return None
     s = uses[0]
     written = isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Subscript) \
         and isinstance(s.targets[0].value, ast.Name) and s.targets[0].value.id == x and \
-        isinstance(s.targets[0].slice, ast.Name) and s.targets[0].slice.id == i and x not in names_in(s.value)
+        isinstance(s.targets[0].slice, ast.Name) and s.targets[0].slice.id == i and x not in _mentioned([s.value])
     return extent if written else None
 
 
@@ -197,6 +196,6 @@ def _last_use(loop, x, parents):
         for field in ("body", "orelse", "handlers", "finalbody"):
             block = getattr(parent, field, None)
             if isinstance(block, list) and node in block:
-                after = after or any(x in names_in(s) for s in block[block.index(node) + 1:])
+                after = after or any(x in _mentioned([s]) for s in block[block.index(node) + 1:])
         node = parent
     return not after

@@ -16,7 +16,7 @@ import copy
 
 from ..analysis.dataflow import stored_names
 from ..codegen import names_in, simplify
-from ..frontend.normalize import name
+from ..frontend.nodes import assign, name
 from .loop_order import counted_from_zero, iterations
 
 
@@ -45,7 +45,7 @@ def _visit(block, tapes, segment):
                 if moves is None:
                     moves = _reads(stmt, tape, pos, segment)
                 if moves is not None:
-                    before.append(_assign(segment(tape), ast.Subscript(
+                    before.append(assign(segment(tape), ast.Subscript(
                         name(tape), ast.Slice(lower=name(pos)), ast.Load())))
                     after += moves
         out += before + [stmt] + after
@@ -140,7 +140,3 @@ def _reads(loop, tape, pos, segment):
 
 def _is_name(node, id_):
     return isinstance(node, ast.Name) and node.id == id_
-
-
-def _assign(target, value):
-    return ast.Assign([name(target, ast.Store())], value)
